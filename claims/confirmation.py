@@ -1,0 +1,454 @@
+"""How confirmed is a claim: a pure computation from a claim's inputs to its result.
+
+No Django and no database here: the caller gathers a claim's citations, its related
+claims' own citations and its latest ruling into ``Inputs``; ``compute()`` returns a
+``Result`` to store on the claim. The same inputs always give the same result, so a
+stored result can be checked against a fresh one (DESIGN.md, "How confirmed is a
+claim", rule 7).
+
+The model
+---------
+Likelihood is a log-odds sum. The prior is 0.5 (log-odds 0). Every report has a
+weight, the natural log of its likelihood ratio, read from ``LOG_LR`` by the citing
+source's current grade and the analyst's credibility rating of the report:
+
+    log LR      cred 2   cred 3   cred 4   cred 6   cred 5   (LR of cred 2)
+    grade A      2.20     1.50     0.80     0.40     0.00    (~9.0)
+    grade B      1.60     1.10     0.60     0.30     0.00    (~5.0)
+    grade C      1.10     0.70     0.40     0.20     0.00    (~3.0)
+    grade D      0.50     0.30     0.15     0.10     0.00    (~1.6)
+    grade F      0.30     0.20     0.10     0.05     0.00    (~1.35)
+    grade E      0.00     0.00     0.00     0.00     0.00    (1: no weight)
+
+Columns and rows are in order of quality, best first. F ("cannot be judged") sits
+between D and E; credibility 6 ("cannot be judged") between 4 and 5, because a report
+the analyst rated "improbable" (5) is no evidence for what it says. The table never
+decreases towards a better grade or a better credibility.
+
+Evidence for the claim: its own supporting reports, and, one step only, the
+supporting reports of claims that corroborate it. Evidence against: its own denying
+reports, the supporting reports of claims that contradict it, and the denying reports
+of claims that corroborate it. Denials of a contradicting claim are ignored. A
+retracted report is left out (the explanation names it): no weight, and a claim whose
+every citation is retracted is unsourced.
+
+Independence: each side is grouped by origin (the top of the citing source's "part
+of" chain); an origin adds only its strongest report on that side, however many
+reports, documents or related claims repeat it. An origin that both supports and
+denies counts on both sides.
+
+    likelihood = logistic(sum of origins' weights for - sum of origins' weights against)
+
+With fewer than two supporting origins of positive weight ("weighted origins") the
+likelihood is capped at ``LIKELIHOOD_CAP`` (the top of "likely"), then rounded to 4
+decimals. Adding a supporting report can only raise the sum and the count of weighted
+origins (which can only lift the cap); adding a denial can only raise the sum
+against. So the likelihood never falls when support is added, never rises when a
+denial is added, and never falls when a source that only supports is graded better.
+
+Level from evidence: *unsourced* without any counted report; *corroborated* with two
+or more weighted origins and more weight for than against; *contested* with weighted
+evidence against, or with denials only; else *single source*. A ruling (confirmed or
+refuted) replaces the level, never the likelihood.
+
+Confidence: *high* with two or more weighted origins graded A or B, no weighted
+evidence against, and a confirmed ruling; *low* with at most one weighted origin, or
+only D, E or F sources supporting, or weighted evidence against and no ruling, or
+suspected circular reporting (more supporting reports than origins and fewer than
+two weighted origins); else *moderate*.
+
+Summary rating: the best grade among the weighted supporting origins (all supporting
+origins when none has weight), each represented by its strongest report, then "1
+(derived)" with two or more weighted origins, else their best intake credibility.
+
+Bump ``MODEL_VERSION`` whenever the table or a rule here changes, so that stored
+results say which model made them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from decimal import Decimal
+
+MODEL_VERSION = "1"
+
+GRADES = ("A", "B", "C", "D", "E", "F")
+CREDIBILITIES = (2, 3, 4, 5, 6)
+
+# Best first. Used for every "better"/"best" comparison of grades and credibilities.
+GRADE_QUALITY = ("A", "B", "C", "D", "F", "E")
+CREDIBILITY_QUALITY = (2, 3, 4, 6, 5)
+
+LOG_LR: dict[tuple[str, int], float] = {
+    ("A", 2): 2.20, ("A", 3): 1.50, ("A", 4): 0.80, ("A", 6): 0.40, ("A", 5): 0.0,
+    ("B", 2): 1.60, ("B", 3): 1.10, ("B", 4): 0.60, ("B", 6): 0.30, ("B", 5): 0.0,
+    ("C", 2): 1.10, ("C", 3): 0.70, ("C", 4): 0.40, ("C", 6): 0.20, ("C", 5): 0.0,
+    ("D", 2): 0.50, ("D", 3): 0.30, ("D", 4): 0.15, ("D", 6): 0.10, ("D", 5): 0.0,
+    ("F", 2): 0.30, ("F", 3): 0.20, ("F", 4): 0.10, ("F", 6): 0.05, ("F", 5): 0.0,
+    ("E", 2): 0.00, ("E", 3): 0.00, ("E", 4): 0.00, ("E", 6): 0.00, ("E", 5): 0.0,
+}  # fmt: skip
+
+# ICD 203 terms: (value, label, low, high). Every band is [low, high) except
+# "roughly even chance" and "almost certain", which are closed above.
+LIKELIHOOD_TERMS = (
+    ("almost_no_chance", "almost no chance", 0.0, 0.05),
+    ("very_unlikely", "very unlikely", 0.05, 0.20),
+    ("unlikely", "unlikely", 0.20, 0.45),
+    ("roughly_even", "roughly even chance", 0.45, 0.55),
+    ("likely", "likely", 0.55, 0.80),
+    ("very_likely", "very likely", 0.80, 0.95),
+    ("almost_certain", "almost certain", 0.95, 1.0),
+)
+_CLOSED_ABOVE = frozenset({"roughly_even", "almost_certain"})
+LIKELIHOOD_LABELS = {value: label for value, label, _, _ in LIKELIHOOD_TERMS}
+
+# Highest likelihood a claim gets without two independent weighted origins: "likely".
+LIKELIHOOD_CAP = 0.7999
+
+UNSOURCED = "unsourced"
+SINGLE_SOURCE = "single_source"
+CORROBORATED = "corroborated"
+CONTESTED = "contested"
+CONFIRMED = "confirmed"
+REFUTED = "refuted"
+LEVELS = (
+    (UNSOURCED, "unsourced"),
+    (SINGLE_SOURCE, "single source"),
+    (CORROBORATED, "corroborated"),
+    (CONTESTED, "contested"),
+    (CONFIRMED, "confirmed"),
+    (REFUTED, "refuted"),
+)
+LEVEL_LABELS = dict(LEVELS)
+RULINGS = (CONFIRMED, REFUTED)
+
+LOW = "low"
+MODERATE = "moderate"
+HIGH = "high"
+CONFIDENCES = ((LOW, "low"), (MODERATE, "moderate"), (HIGH, "high"))
+
+_GRADE_RANK = {grade: rank for rank, grade in enumerate(GRADE_QUALITY)}
+_CREDIBILITY_RANK = {cred: rank for rank, cred in enumerate(CREDIBILITY_QUALITY)}
+
+
+@dataclass(frozen=True)
+class Report:
+    """One citation as the engine sees it.
+
+    ``grade`` is the citing source's grade today, not the one kept on the citation:
+    a downgrade has to reach every claim that depends on the source.
+    """
+
+    citation_id: int
+    source_id: int
+    source_name: str
+    origin_id: int
+    origin_name: str
+    grade: str
+    credibility: int
+    supports: bool
+    retracted: bool = False
+
+    def __post_init__(self) -> None:
+        if self.grade not in GRADES:
+            raise ValueError(f"grade must be one of {GRADES}, not {self.grade!r}")
+        if self.credibility not in CREDIBILITIES:
+            raise ValueError(
+                f"credibility must be one of {CREDIBILITIES}, not {self.credibility!r}"
+            )
+
+    @property
+    def rating(self) -> str:
+        return f"{self.grade}{self.credibility}"
+
+
+@dataclass(frozen=True)
+class RelatedClaim:
+    """A claim that corroborates or contradicts this one, with its own citations.
+
+    It has no relations of its own on purpose: evidence travels one step, so a cycle
+    of relations cannot make the computation loop.
+    """
+
+    claim_id: int
+    statement: str
+    corroborates: bool
+    reports: tuple[Report, ...]
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Everything ``compute()`` reads about one claim."""
+
+    reports: tuple[Report, ...]
+    related: tuple[RelatedClaim, ...] = ()
+    ruling: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.ruling is not None and self.ruling not in RULINGS:
+            raise ValueError(f"ruling must be one of {RULINGS} or None")
+
+
+@dataclass(frozen=True)
+class Result:
+    """What is stored on the claim; ``likelihood`` is rounded to 4 decimals."""
+
+    likelihood: float
+    likelihood_term: str
+    confidence: str
+    level: str
+    computed_level: str
+    summary_rating: str
+    explanation: tuple[str, ...]
+    supporting_origins: int
+    version: str
+
+
+def likelihood_term(p: float) -> str:
+    """Return the ICD 203 term (its value) for the probability ``p``."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"probability must be within [0, 1], not {p!r}")
+    for value, _label, _low, high in LIKELIHOOD_TERMS:
+        if p < high or (p == high and value in _CLOSED_ABOVE):
+            return value
+    raise AssertionError("unreachable: the bands cover [0, 1]")
+
+
+@dataclass(frozen=True)
+class _Evidence:
+    report: Report
+    via: RelatedClaim | None  # None: the claim's own citation
+    for_claim: bool
+
+    @property
+    def weight(self) -> float:
+        return LOG_LR[(self.report.grade, self.report.credibility)]
+
+    def sort_key(self) -> tuple:
+        r = self.report
+        via_id = -1 if self.via is None else self.via.claim_id
+        return (
+            -self.weight,
+            _GRADE_RANK[r.grade],
+            _CREDIBILITY_RANK[r.credibility],
+            r.source_name,
+            r.source_id,
+            r.origin_name,
+            r.origin_id,
+            via_id,
+            r.citation_id,
+            r.supports,
+            r.retracted,
+        )
+
+    def provenance(self, *, counted: bool = True) -> str:
+        r = self.report
+        parts = []
+        if r.source_id != r.origin_id:
+            parts.append(f"part of {r.origin_name}")
+        if self.via is None:
+            if self.for_claim and counted:
+                parts.append("independent origin")
+        elif self.via.corroborates and r.supports:
+            parts.append(f"via corroborating claim #{self.via.claim_id}")
+        elif self.via.corroborates:
+            parts.append(f"denying corroborating claim #{self.via.claim_id}")
+        else:
+            parts.append(f"via contradicting claim #{self.via.claim_id}")
+        return "".join(f", {part}" for part in parts)
+
+
+@dataclass(frozen=True)
+class _Origin:
+    """One independent origin on one side: its strongest report speaks for it."""
+
+    strongest: _Evidence
+    count: int
+
+    @property
+    def weight(self) -> float:
+        return self.strongest.weight
+
+
+def _gather(inputs: Inputs) -> list[_Evidence]:
+    evidence = [_Evidence(r, None, r.supports) for r in inputs.reports]
+    for related in inputs.related:
+        for r in related.reports:
+            if related.corroborates:
+                evidence.append(_Evidence(r, related, r.supports))
+            elif r.supports:
+                evidence.append(_Evidence(r, related, False))
+            # A denial of a contradicting claim is ignored: two claims can contradict
+            # each other and both be false ("10,000" and "12,000" against "none").
+    return evidence
+
+
+def _by_origin(evidence: list[_Evidence]) -> list[_Origin]:
+    groups: dict[int, list[_Evidence]] = {}
+    for item in evidence:
+        groups.setdefault(item.report.origin_id, []).append(item)
+    origins = [
+        _Origin(min(items, key=_Evidence.sort_key), len(items))
+        for items in groups.values()
+    ]
+    return sorted(origins, key=lambda origin: origin.strongest.sort_key())
+
+
+def _decimal_sum(origins: list[_Origin]) -> Decimal:
+    return sum((Decimal(repr(origin.weight)) for origin in origins), Decimal(0))
+
+
+def _logistic(x: float) -> float:
+    # Clamped so exp() cannot overflow; beyond ±50 the result rounds to 0 or 1 anyway.
+    x = max(-50.0, min(50.0, x))
+    return 1.0 / (1.0 + math.exp(-x))
+
+
+def compute(inputs: Inputs) -> Result:
+    """Compute how confirmed a claim is from its citations, relations and ruling."""
+    evidence = _gather(inputs)
+    retracted = sorted(
+        (item for item in evidence if item.report.retracted), key=_Evidence.sort_key
+    )
+    live = [item for item in evidence if not item.report.retracted]
+    for_origins = _by_origin([item for item in live if item.for_claim])
+    against_origins = _by_origin([item for item in live if not item.for_claim])
+    weighted_for = [origin for origin in for_origins if origin.weight > 0]
+    weighted_against = [origin for origin in against_origins if origin.weight > 0]
+    supporting_origins = len(weighted_for)
+
+    # Summed as the table's decimals: exact, so the total cannot depend on the order
+    # of origins, and equal weights for and against cancel to exactly zero.
+    log_odds = _decimal_sum(for_origins) - _decimal_sum(against_origins)
+    raw = _logistic(float(log_odds))
+    capped = supporting_origins < 2 and raw > LIKELIHOOD_CAP
+    likelihood = round(min(raw, LIKELIHOOD_CAP) if capped else raw, 4)
+    term = likelihood_term(likelihood)
+
+    if not live:
+        computed_level = UNSOURCED
+    elif supporting_origins >= 2 and log_odds > 0:
+        computed_level = CORROBORATED
+    elif weighted_against or not for_origins:
+        # A claim only denied is contested even when the denial has no weight.
+        computed_level = CONTESTED
+    else:
+        computed_level = SINGLE_SOURCE
+    level = inputs.ruling if inputs.ruling in RULINGS else computed_level
+
+    supporting_reports = sum(origin.count for origin in for_origins)
+    circular = supporting_reports > len(for_origins) and supporting_origins < 2
+    strong_origins = [o for o in weighted_for if o.strongest.report.grade in ("A", "B")]
+    only_weak_sources = all(
+        item.report.grade in ("D", "E", "F") for item in live if item.for_claim
+    )
+    if len(strong_origins) >= 2 and not weighted_against and inputs.ruling == CONFIRMED:
+        confidence = HIGH
+    elif (
+        supporting_origins <= 1
+        or only_weak_sources
+        or (weighted_against and inputs.ruling is None)
+        or circular
+    ):
+        confidence = LOW
+    else:
+        confidence = MODERATE
+
+    return Result(
+        likelihood=likelihood,
+        likelihood_term=term,
+        confidence=confidence,
+        level=level,
+        computed_level=computed_level,
+        summary_rating=_summary_rating(for_origins, weighted_for),
+        explanation=_explain(
+            for_origins,
+            against_origins,
+            retracted,
+            capped=capped,
+            ruling=inputs.ruling,
+            term=term,
+            computed_level=computed_level,
+        ),
+        supporting_origins=supporting_origins,
+        version=MODEL_VERSION,
+    )
+
+
+def _summary_rating(for_origins: list[_Origin], weighted_for: list[_Origin]) -> str:
+    # Origins without weight are no evidence; they only rate a claim nothing else
+    # supports.
+    rated = weighted_for or for_origins
+    if not rated:
+        return ""
+    reports = [origin.strongest.report for origin in rated]
+    grade = min((r.grade for r in reports), key=_GRADE_RANK.__getitem__)
+    if len(weighted_for) >= 2:
+        return f"{grade}1 (derived)"
+    credibility = min(
+        (r.credibility for r in reports), key=_CREDIBILITY_RANK.__getitem__
+    )
+    return f"{grade}{credibility}"
+
+
+def _explain(
+    for_origins: list[_Origin],
+    against_origins: list[_Origin],
+    retracted: list[_Evidence],
+    *,
+    capped: bool,
+    ruling: str | None,
+    term: str,
+    computed_level: str,
+) -> tuple[str, ...]:
+    lines = []
+    for origin in for_origins:
+        item = origin.strongest
+        r = item.report
+        if origin.weight > 0:
+            lines.append(f"+ {r.source_name} ({r.rating}){item.provenance()}")
+        else:
+            lines.append(
+                f"· {r.source_name} ({r.rating}){item.provenance()}: "
+                "no evidential weight"
+            )
+        if origin.count > 1:
+            lines.append(
+                f"· {origin.count} reports, 1 origin ({r.origin_name}): "
+                "possible circular reporting"
+            )
+    for origin in against_origins:
+        item = origin.strongest
+        r = item.report
+        if origin.weight > 0:
+            lines.append(
+                f"− contradicted by {r.source_name} ({r.rating}){item.provenance()}"
+            )
+        else:
+            lines.append(
+                f"· contradicted by {r.source_name} ({r.rating}){item.provenance()}: "
+                "no evidential weight"
+            )
+        if origin.count > 1:
+            lines.append(
+                f"· {origin.count} denials, 1 origin ({r.origin_name}): counted once"
+            )
+    for item in retracted:
+        lines.append(
+            f"· report by {item.report.source_name}{item.provenance(counted=False)}: "
+            "document retracted, no weight"
+        )
+    if not for_origins and not against_origins and not retracted:
+        lines.append("· no citations")
+    if capped:
+        lines.append(
+            "· fewer than two independent origins: likelihood held at 'likely' at most"
+        )
+    if ruling is not None:
+        lines.append(
+            f"= ruled {ruling} by a reviewer; computed likelihood remains "
+            f"'{LIKELIHOOD_LABELS[term]}', "
+            f"level from evidence '{LEVEL_LABELS[computed_level]}'"
+        )
+    return tuple(lines)

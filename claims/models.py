@@ -1,0 +1,487 @@
+import hashlib
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.urls import reverse
+
+from sources.models import GRADE_VALUES, Document, Grade, Source
+
+
+class Level(models.TextChoices):
+    """The word lists use for how confirmed a claim is."""
+
+    UNSOURCED = "unsourced", "unsourced"
+    SINGLE_SOURCE = "single_source", "single source"
+    CORROBORATED = "corroborated", "corroborated"
+    CONTESTED = "contested", "contested"
+    CONFIRMED = "confirmed", "confirmed"
+    REFUTED = "refuted", "refuted"
+
+
+class LikelihoodTerm(models.TextChoices):
+    """ICD 203 expressions of likelihood, in ascending order."""
+
+    ALMOST_NO_CHANCE = "almost_no_chance", "almost no chance"
+    VERY_UNLIKELY = "very_unlikely", "very unlikely"
+    UNLIKELY = "unlikely", "unlikely"
+    ROUGHLY_EVEN = "roughly_even", "roughly even chance"
+    LIKELY = "likely", "likely"
+    VERY_LIKELY = "very_likely", "very likely"
+    ALMOST_CERTAIN = "almost_certain", "almost certain"
+
+
+class Confidence(models.TextChoices):
+    LOW = "low", "low"
+    MODERATE = "moderate", "moderate"
+    HIGH = "high", "high"
+
+
+class Credibility(models.IntegerChoices):
+    """Admiralty information credibility as typed at intake; 1 is only derived."""
+
+    PROBABLY_TRUE = 2, "2 – probably true"
+    POSSIBLY_TRUE = 3, "3 – possibly true"
+    DOUBTFUL = 4, "4 – doubtful"
+    IMPROBABLE = 5, "5 – improbable"
+    CANNOT_BE_JUDGED = 6, "6 – truth cannot be judged"
+
+
+class Topic(models.Model):
+    """A subject area claims are filed under, e.g. 'North Korean troops in Russia'."""
+
+    name = models.CharField(max_length=200, unique=True)
+    description = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Place(models.Model):
+    """A named place a claim is about, with coordinates where known."""
+
+    name = models.CharField(max_length=200, unique=True)
+    country = models.CharField(max_length=100, blank=True)
+    latitude = models.FloatField(null=True, blank=True)
+    longitude = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(latitude__isnull=True)
+                | Q(latitude__gte=-90, latitude__lte=90),
+                name="place_latitude_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(longitude__isnull=True)
+                | Q(longitude__gte=-180, longitude__lte=180),
+                name="place_longitude_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ClaimQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "ClaimQuerySet":
+        if user.is_authenticated and user.is_staff_member:
+            return self
+        return self.none()
+
+    def editable_by(self, user) -> "ClaimQuerySet":
+        """Claims whose statement and facets the user may change: analysts their
+        own unruled claims; administrators any unruled claim."""
+        if not user.is_authenticated:
+            return self.none()
+        unruled = self.filter(status__in=[Claim.Status.OPEN, Claim.Status.IN_REVIEW])
+        if user.is_superuser:
+            return unruled
+        if user.is_analyst:
+            return unruled.filter(logged_by=user)
+        return self.none()
+
+    def awaiting_review(self) -> "ClaimQuerySet":
+        return self.filter(Q(status=Claim.Status.IN_REVIEW) | Q(needs_rereview=True))
+
+    def with_list_data(self) -> "ClaimQuerySet":
+        return self.select_related("topic", "logged_by")
+
+
+class Claim(models.Model):
+    """One statement, in one sentence, with optional structured facets.
+
+    The confirmation fields are computed from the claim's citations, relations,
+    the grades of the sources involved and its ruling, and stored so that lists
+    sort and filter at scale.
+    """
+
+    class Kind(models.TextChoices):
+        REPORTED_FACT = "reported_fact", "reported fact"
+        FORECAST = "forecast", "forecast or intention"
+        ASSESSMENT = "assessment", "assessment"
+
+    class Qualifier(models.TextChoices):
+        EXACT = "exact", "exactly"
+        ABOUT = "about", "about"
+        AT_LEAST = "at_least", "at least"
+        AT_MOST = "at_most", "at most"
+
+    class Precision(models.TextChoices):
+        DAY = "day", "day"
+        MONTH = "month", "month"
+        YEAR = "year", "year"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "open"
+        IN_REVIEW = "in_review", "in review"
+        CONFIRMED = "confirmed", "confirmed"
+        REFUTED = "refuted", "refuted"
+
+    statement = models.TextField(max_length=2000)
+    kind = models.CharField(
+        max_length=20, choices=Kind.choices, default=Kind.REPORTED_FACT
+    )
+    quantity_low = models.DecimalField(
+        max_digits=20, decimal_places=2, null=True, blank=True
+    )
+    quantity_high = models.DecimalField(
+        max_digits=20, decimal_places=2, null=True, blank=True
+    )
+    quantity_unit = models.CharField(max_length=100, blank=True)
+    quantity_qualifier = models.CharField(
+        max_length=10, choices=Qualifier.choices, blank=True
+    )
+    time_start = models.DateField(null=True, blank=True)
+    time_end = models.DateField(null=True, blank=True)
+    time_precision = models.CharField(
+        max_length=10, choices=Precision.choices, blank=True
+    )
+    time_text = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="The time as the source put it, e.g. 'early May 2024'.",
+    )
+    places = models.ManyToManyField(Place, blank=True, related_name="claims")
+    topic = models.ForeignKey(
+        Topic, null=True, blank=True, on_delete=models.PROTECT, related_name="claims"
+    )
+    actors = models.CharField(
+        max_length=500, blank=True, help_text="Who acts in the claim, comma-separated."
+    )
+    status = models.CharField(
+        max_length=20, choices=Status.choices, default=Status.OPEN, db_index=True
+    )
+    logged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="logged_claims"
+    )
+    external_id = models.CharField(max_length=100, null=True, blank=True, unique=True)
+    submission_note = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+    # Optimistic locking: every save of the statement or facets bumps it.
+    version = models.PositiveIntegerField(default=1)
+
+    # Stored confirmation, written only by claims.confirmation.
+    level = models.CharField(
+        max_length=20, choices=Level.choices, default=Level.UNSOURCED, db_index=True
+    )
+    computed_level = models.CharField(
+        max_length=20, choices=Level.choices, default=Level.UNSOURCED
+    )
+    likelihood = models.FloatField(default=0.5, db_index=True)
+    likelihood_term = models.CharField(
+        max_length=20,
+        choices=LikelihoodTerm.choices,
+        default=LikelihoodTerm.ROUGHLY_EVEN,
+    )
+    confidence = models.CharField(
+        max_length=10, choices=Confidence.choices, default=Confidence.LOW, db_index=True
+    )
+    summary_rating = models.CharField(max_length=20, blank=True)
+    explanation = models.JSONField(default=list, blank=True)
+    confirmation_version = models.CharField(max_length=20, blank=True)
+    needs_rereview = models.BooleanField(default=False, db_index=True)
+
+    objects = ClaimQuerySet.as_manager()
+
+    # The statement and facets: what analysts edit and what a ruling locks.
+    EDITABLE_FIELDS = (
+        "statement",
+        "kind",
+        "quantity_low",
+        "quantity_high",
+        "quantity_unit",
+        "quantity_qualifier",
+        "time_start",
+        "time_end",
+        "time_precision",
+        "time_text",
+        "topic",
+        "actors",
+        "external_id",
+    )
+
+    class Meta:
+        ordering = ["-updated_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(quantity_low__isnull=True)
+                | Q(quantity_high__isnull=True)
+                | Q(quantity_low__lte=F("quantity_high")),
+                name="claim_quantity_low_le_high",
+            ),
+            models.CheckConstraint(
+                condition=Q(time_start__isnull=True)
+                | Q(time_end__isnull=True)
+                | Q(time_start__lte=F("time_end")),
+                name="claim_time_start_le_end",
+            ),
+            models.CheckConstraint(
+                condition=Q(likelihood__gte=0, likelihood__lte=1),
+                name="claim_likelihood_probability",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["-likelihood", "-id"], name="claim_likelihood_idx"),
+            models.Index(fields=["time_start", "time_end"], name="claim_time_idx"),
+        ]
+
+    def __str__(self) -> str:
+        text = self.statement
+        return text if len(text) <= 80 else text[:79] + "…"
+
+    def get_absolute_url(self) -> str:
+        return reverse("claims:claim_detail", args=[self.pk])
+
+    @property
+    def is_ruled(self) -> bool:
+        return self.status in (self.Status.CONFIRMED, self.Status.REFUTED)
+
+    def quantity_display(self) -> str:
+        if self.quantity_low is None and self.quantity_high is None:
+            return ""
+
+        def fmt(value) -> str:
+            return f"{value.normalize():,f}" if value is not None else "?"
+
+        if self.quantity_high is None or self.quantity_low == self.quantity_high:
+            number = fmt(
+                self.quantity_low
+                if self.quantity_low is not None
+                else self.quantity_high
+            )
+        elif self.quantity_low is None:
+            number = fmt(self.quantity_high)
+        else:
+            number = f"{fmt(self.quantity_low)}–{fmt(self.quantity_high)}"
+        qualifier = (
+            self.get_quantity_qualifier_display() if self.quantity_qualifier else ""
+        )
+        return " ".join(
+            part for part in (qualifier, number, self.quantity_unit) if part
+        )
+
+    def time_display(self) -> str:
+        if self.time_text:
+            return self.time_text
+        if self.time_start and self.time_end and self.time_start != self.time_end:
+            return f"{self.time_start:%Y-%m-%d} – {self.time_end:%Y-%m-%d}"
+        day = self.time_start or self.time_end
+        return f"{day:%Y-%m-%d}" if day else ""
+
+
+class CitationQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "CitationQuerySet":
+        return self.filter(claim__in=Claim.objects.visible_to(user))
+
+
+def excerpt_digest(excerpt: str) -> str:
+    normalized = " ".join(excerpt.split())
+    return hashlib.sha256(normalized.encode("utf-8")).hexdigest()
+
+
+class Citation(models.Model):
+    """Source S supports (or denies) claim C in document D, with the verbatim
+    excerpt and the analyst's credibility rating of that report on its own."""
+
+    claim = models.ForeignKey(Claim, on_delete=models.CASCADE, related_name="citations")
+    document = models.ForeignKey(
+        Document, on_delete=models.PROTECT, related_name="citations"
+    )
+    source = models.ForeignKey(
+        Source,
+        on_delete=models.PROTECT,
+        related_name="citations",
+        help_text="Who made the statement; need not be the document's publisher.",
+    )
+    supports = models.BooleanField(
+        default=True, help_text="Unticked: the source denies the claim."
+    )
+    excerpt = models.TextField(max_length=5000, help_text="Verbatim.")
+    excerpt_digest = models.CharField(max_length=64, editable=False)
+    locator = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="Where in the document: page, paragraph, time.",
+    )
+    said_on = models.DateField(null=True, blank=True, verbose_name="date said")
+    credibility = models.PositiveSmallIntegerField(choices=Credibility.choices)
+    grade_at_citation = models.CharField(
+        max_length=1,
+        choices=Grade.choices,
+        editable=False,
+        help_text="The source's grade when it was cited.",
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="citations"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = CitationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["claim_id", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(credibility__gte=2, credibility__lte=6),
+                name="citation_credibility_2_to_6",
+            ),
+            models.CheckConstraint(
+                condition=Q(grade_at_citation__in=GRADE_VALUES),
+                name="citation_grade_at_citation_admiralty",
+            ),
+            models.UniqueConstraint(
+                fields=["claim", "document", "source", "excerpt_digest"],
+                name="citation_unique_excerpt",
+                violation_error_message=(
+                    "This source's excerpt of this document is already cited "
+                    "for the claim."
+                ),
+            ),
+        ]
+        indexes = [models.Index(fields=["source", "claim"])]
+
+    def __str__(self) -> str:
+        verb = "supports" if self.supports else "denies"
+        return f"{self.source} {verb} claim #{self.claim_id}"
+
+    def save(self, *args, **kwargs) -> None:
+        self.excerpt_digest = excerpt_digest(self.excerpt)
+        if not self.grade_at_citation and self.source_id:
+            self.grade_at_citation = self.source.grade
+        super().save(*args, **kwargs)
+
+
+class RelationQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "RelationQuerySet":
+        return self.filter(claim_a__in=Claim.objects.visible_to(user))
+
+    def involving(self, claim: Claim) -> "RelationQuerySet":
+        return self.filter(Q(claim_a=claim) | Q(claim_b=claim))
+
+
+class Relation(models.Model):
+    """Two claims corroborate or contradict each other; symmetric, so one row per
+    pair with the lower id first."""
+
+    class Kind(models.TextChoices):
+        CORROBORATES = "corroborates", "corroborates"
+        CONTRADICTS = "contradicts", "contradicts"
+
+    claim_a = models.ForeignKey(
+        Claim, on_delete=models.CASCADE, related_name="relations_as_a"
+    )
+    claim_b = models.ForeignKey(
+        Claim, on_delete=models.CASCADE, related_name="relations_as_b"
+    )
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    rationale = models.TextField(max_length=5000)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="relations"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = RelationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["claim_a_id", "claim_b_id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(claim_a__lt=F("claim_b")),
+                name="relation_ordered_pair_not_self",
+                violation_error_message="A claim cannot be related to itself.",
+            ),
+            models.UniqueConstraint(
+                fields=["claim_a", "claim_b"],
+                name="relation_one_per_pair",
+                violation_error_message="These two claims are already related.",
+            ),
+        ]
+        indexes = [models.Index(fields=["claim_b", "claim_a"])]
+
+    def __str__(self) -> str:
+        return f"#{self.claim_a_id} {self.kind} #{self.claim_b_id}"
+
+    def save(self, *args, **kwargs) -> None:
+        if (
+            self.claim_a_id is not None
+            and self.claim_b_id is not None
+            and self.claim_a_id > self.claim_b_id
+        ):
+            self.claim_a_id, self.claim_b_id = self.claim_b_id, self.claim_a_id
+        super().save(*args, **kwargs)
+
+    def other(self, claim: Claim) -> Claim:
+        return self.claim_b if claim.pk == self.claim_a_id else self.claim_a
+
+
+class ReviewQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "ReviewQuerySet":
+        return self.filter(claim__in=Claim.objects.visible_to(user))
+
+
+class Review(models.Model):
+    """A reviewer's ruling on a claim, with rationale and the computed result at
+    that moment. Append-only: rulings are never edited or deleted."""
+
+    class Outcome(models.TextChoices):
+        CONFIRMED = "confirmed", "confirmed"
+        REFUTED = "refuted", "refuted"
+        SENT_BACK = "sent_back", "sent back"
+        REOPENED = "reopened", "reopened"
+
+    claim = models.ForeignKey(Claim, on_delete=models.PROTECT, related_name="reviews")
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="reviews"
+    )
+    outcome = models.CharField(max_length=20, choices=Outcome.choices)
+    rationale = models.TextField(max_length=5000)
+    likelihood_at = models.FloatField(null=True, blank=True)
+    level_at = models.CharField(max_length=20, choices=Level.choices, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    objects = ReviewQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["claim_id", "created_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(rationale=""), name="review_rationale_required"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_outcome_display()} claim #{self.claim_id}"
+
+    def save(self, *args, **kwargs) -> None:
+        if self.pk is not None and not kwargs.get("force_insert"):
+            raise ValueError("Reviews are append-only: a ruling is never changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError("Reviews are append-only: a ruling is never deleted.")
