@@ -1,0 +1,111 @@
+from django import forms
+
+from sources.models import Document, Grade, Source
+
+DESCRIPTION_MAX = 20_000
+DOCUMENT_TEXT_MAX = 500_000
+RATIONALE_MAX = 5_000
+RATIONALE_MIN_WORDS = 3
+
+
+class SourceForm(forms.ModelForm):
+    """Name, kind and place in the "part of" tree. No grade: grades are set by
+    managers through GradeForm, with a rationale."""
+
+    description = forms.CharField(
+        required=False,
+        max_length=DESCRIPTION_MAX,
+        widget=forms.Textarea(attrs={"rows": 5}),
+    )
+
+    class Meta:
+        model = Source
+        fields = ["name", "kind", "country", "parent", "description"]
+        help_texts = {
+            "parent": "The larger body this source belongs to, e.g. an agency's "
+            "ministry. The top of the chain is the source's origin.",
+        }
+
+    def __init__(self, *args, user=None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        parents = Source.objects.visible_to(user).only("pk", "name")
+        self.fields["parent"].queryset = parents
+        self.fields["parent"].empty_label = "— none (a top-level source) —"
+
+
+class DocumentForm(forms.ModelForm):
+    text = forms.CharField(
+        required=False,
+        max_length=DOCUMENT_TEXT_MAX,
+        widget=forms.Textarea(attrs={"rows": 12}),
+        help_text="Optional full text, kept as typed.",
+    )
+    url = forms.URLField(
+        required=False,
+        max_length=1000,
+        assume_scheme="https",
+        label="URL",
+        widget=forms.URLInput(attrs={"placeholder": "https://…"}),
+    )
+    archived_copy = forms.URLField(
+        required=False,
+        max_length=1000,
+        assume_scheme="https",
+        help_text="Where an archived copy is kept.",
+        widget=forms.URLInput(attrs={"placeholder": "https://…"}),
+    )
+
+    class Meta:
+        model = Document
+        fields = [
+            "title",
+            "publisher",
+            "published_on",
+            "kind",
+            "url",
+            "archived_copy",
+            "retracted",
+            "text",
+        ]
+        widgets = {
+            "published_on": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        }
+        labels = {"published_on": "Published on"}
+
+    def __init__(self, *args, user=None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["publisher"].queryset = Source.objects.visible_to(user).only(
+            "pk", "name"
+        )
+
+
+class GradeForm(forms.Form):
+    grade = forms.ChoiceField(choices=Grade.choices, label="New grade")
+    rationale = forms.CharField(
+        max_length=RATIONALE_MAX,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Why the grade changes: the record, an event, a review. "
+        "Kept in the grade history.",
+    )
+
+    def __init__(self, *args, source: Source, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.source = source
+        if not self.is_bound:
+            self.initial.setdefault("grade", source.grade)
+
+    def clean_grade(self) -> str:
+        grade = self.cleaned_data["grade"]
+        if grade == self.source.grade:
+            raise forms.ValidationError(
+                f"The source already has grade {grade}; choose a different grade."
+            )
+        return grade
+
+    def clean_rationale(self) -> str:
+        rationale = " ".join(self.cleaned_data["rationale"].split())
+        if len(rationale.split()) < RATIONALE_MIN_WORDS:
+            raise forms.ValidationError(
+                f"Give the reason in at least {RATIONALE_MIN_WORDS} words."
+            )
+        return self.cleaned_data["rationale"].strip()
