@@ -1,0 +1,253 @@
+"""The one definition of how claims are filtered and sorted.
+
+Shared by the web list, its CSV export and (later) the API, so a view shared as a
+URL means the same thing everywhere. Every queryset of choices goes through the
+access querysets, so a filter never lists what the user may not see.
+"""
+
+from django import forms
+from django.contrib.auth import get_user_model
+from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
+from django.db import connection
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.utils.translation import gettext_lazy as _
+from django_filters import (
+    BooleanFilter,
+    CharFilter,
+    ChoiceFilter,
+    DateFilter,
+    FilterSet,
+    ModelChoiceFilter,
+    MultipleChoiceFilter,
+    NumberFilter,
+    OrderingFilter,
+)
+from django_filters.constants import EMPTY_VALUES
+from django_filters.widgets import BooleanWidget
+
+from claims.models import Citation, Claim, Confidence, Level, Place, Relation, Topic
+from sources.models import Source
+
+SEARCH_CONFIG = "english"
+MAX_SEARCH_LENGTH = 200
+# Within what Claim.quantity_low/high (20 digits, 2 decimals) can hold.
+QUANTITY_BOUND = 10**18
+ANY = "any"
+
+
+class AnyYesNoWidget(BooleanWidget):
+    """Yes / no / any, where "any" leaves the filter off."""
+
+    def __init__(self, attrs=None):
+        super().__init__(attrs)
+        self.choices = [("", _("any")), ("true", _("yes")), ("false", _("no"))]
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+
+class StableOrderingFilter(OrderingFilter):
+    """Sorting whose order never depends on the database: rows with no value go
+    last on every backend, and equal values fall back to the id."""
+
+    def filter(self, qs: QuerySet, value) -> QuerySet:
+        if value in EMPTY_VALUES:
+            return qs
+        params = [param for param in value if param not in EMPTY_VALUES]
+        ordering = []
+        for param in params:
+            name = self.get_ordering_value(param)
+            if name.startswith("-"):
+                ordering.append(F(name[1:]).desc(nulls_last=True))
+            else:
+                ordering.append(F(name).asc(nulls_last=True))
+        last_descending = params[-1].startswith("-")
+        ordering.append("-id" if last_descending else "id")
+        return qs.order_by(*ordering)
+
+
+def visible_sources(request) -> QuerySet:
+    if request is None:
+        return Source.objects.none()
+    return Source.objects.visible_to(request.user).only("id", "name")
+
+
+def visible_origins(request) -> QuerySet:
+    # An origin is a source at the top of its "part of" chain.
+    return visible_sources(request).filter(origin_id=F("id"))
+
+
+def loggers(request) -> QuerySet:
+    users = get_user_model().objects.all()
+    if request is None:
+        return users.none()
+    logged = Claim.objects.visible_to(request.user).filter(logged_by=OuterRef("pk"))
+    return users.filter(Exists(logged))
+
+
+class ClaimFilterForm(forms.Form):
+    """Refuses impossible ranges with a message instead of an empty list."""
+
+    def clean(self) -> dict:
+        data = super().clean()
+        start, end = data.get("time_from"), data.get("time_to")
+        if start and end and start > end:
+            self.add_error("time_to", "The window ends before it starts.")
+        low, high = data.get("quantity_min"), data.get("quantity_max")
+        if low is not None and high is not None and low > high:
+            self.add_error("quantity_max", "The maximum is below the minimum.")
+        return data
+
+
+class ClaimFilter(FilterSet):
+    q = CharFilter(
+        method="search",
+        label="Search",
+        max_length=MAX_SEARCH_LENGTH,
+        help_text="Words in the statement or actors.",
+    )
+    level = MultipleChoiceFilter(
+        choices=Level.choices, label="Level", widget=forms.CheckboxSelectMultiple
+    )
+    confidence = ChoiceFilter(
+        choices=Confidence.choices, label="Confidence", empty_label=ANY
+    )
+    status = ChoiceFilter(choices=Claim.Status.choices, label="Status", empty_label=ANY)
+    kind = ChoiceFilter(choices=Claim.Kind.choices, label="Kind", empty_label=ANY)
+    topic = ModelChoiceFilter(
+        queryset=Topic.objects.all(), label="Topic", empty_label=ANY
+    )
+    source = ModelChoiceFilter(
+        queryset=visible_sources,
+        method="cited_by",
+        label="Cited by source",
+        empty_label=ANY,
+    )
+    origin = ModelChoiceFilter(
+        queryset=visible_origins,
+        method="cited_by_origin",
+        label="Origin",
+        empty_label=ANY,
+        help_text="Cited by this source or anything part of it.",
+    )
+    place = ModelChoiceFilter(
+        queryset=Place.objects.all(),
+        field_name="places",
+        label="Place",
+        empty_label=ANY,
+    )
+    time_from = DateFilter(
+        method="ends_on_or_after", label="Event from", widget=DateInput
+    )
+    time_to = DateFilter(
+        method="starts_on_or_before", label="Event to", widget=DateInput
+    )
+    quantity_min = NumberFilter(
+        method="quantity_at_least",
+        label="Quantity from",
+        min_value=-QUANTITY_BOUND,
+        max_value=QUANTITY_BOUND,
+    )
+    quantity_max = NumberFilter(
+        method="quantity_at_most",
+        label="Quantity to",
+        min_value=-QUANTITY_BOUND,
+        max_value=QUANTITY_BOUND,
+    )
+    logged_by = ModelChoiceFilter(queryset=loggers, label="Logged by", empty_label=ANY)
+    has_contradictions = BooleanFilter(
+        method="contradicted", label="Has contradictions", widget=AnyYesNoWidget
+    )
+    needs_rereview = BooleanFilter(label="Needs re-review", widget=AnyYesNoWidget)
+    ordering = StableOrderingFilter(
+        label="Sort by",
+        empty_label="best match, else last change",
+        choices=[
+            ("-updated_at", "last change, newest first"),
+            ("updated_at", "last change, oldest first"),
+            ("-likelihood", "likelihood, highest first"),
+            ("likelihood", "likelihood, lowest first"),
+            ("-time_start", "time of event, latest first"),
+            ("time_start", "time of event, earliest first"),
+        ],
+    )
+
+    class Meta:
+        model = Claim
+        fields: list[str] = []
+        form = ClaimFilterForm
+
+    def search(self, qs: QuerySet, name: str, value: str) -> QuerySet:
+        words = value.split()
+        if not words:
+            return qs
+        if connection.vendor == "postgresql":
+            vector = SearchVector("statement", weight="A", config=SEARCH_CONFIG)
+            vector += SearchVector("actors", weight="B", config=SEARCH_CONFIG)
+            query = SearchQuery(value, search_type="websearch", config=SEARCH_CONFIG)
+            # Substrings ("Vladi", "1,500") still match, ranked below full words.
+            substring = Q()
+            for word in words:
+                substring &= Q(statement__icontains=word) | Q(actors__icontains=word)
+            return (
+                qs.annotate(search_rank=SearchRank(vector, query))
+                .annotate(search_vector=vector)
+                .filter(Q(search_vector=query) | substring)
+                .order_by("-search_rank", "-updated_at", "-id")
+            )
+        matches = Q()
+        for word in words:
+            matches &= Q(statement__icontains=word) | Q(actors__icontains=word)
+        return qs.filter(matches)
+
+    def cited_by(self, qs: QuerySet, name: str, value: Source) -> QuerySet:
+        return qs.filter(
+            Exists(Citation.objects.filter(claim=OuterRef("pk"), source=value))
+        )
+
+    def cited_by_origin(self, qs: QuerySet, name: str, value: Source) -> QuerySet:
+        return qs.filter(
+            Exists(Citation.objects.filter(claim=OuterRef("pk"), source__origin=value))
+        )
+
+    def ends_on_or_after(self, qs: QuerySet, name: str, value) -> QuerySet:
+        # With time_to this is an overlap test; a claim with one date is a point.
+        return qs.filter(
+            Q(time_end__gte=value) | Q(time_end__isnull=True, time_start__gte=value)
+        )
+
+    def starts_on_or_before(self, qs: QuerySet, name: str, value) -> QuerySet:
+        return qs.filter(
+            Q(time_start__lte=value) | Q(time_start__isnull=True, time_end__lte=value)
+        )
+
+    def quantity_at_least(self, qs: QuerySet, name: str, value) -> QuerySet:
+        # "at least N" with no upper figure is open above.
+        return qs.filter(
+            Q(quantity_high__gte=value)
+            | Q(quantity_high__isnull=True, quantity_low__gte=value)
+            | Q(
+                quantity_high__isnull=True,
+                quantity_low__isnull=False,
+                quantity_qualifier=Claim.Qualifier.AT_LEAST,
+            )
+        )
+
+    def quantity_at_most(self, qs: QuerySet, name: str, value) -> QuerySet:
+        return qs.filter(
+            Q(quantity_low__lte=value)
+            | Q(quantity_low__isnull=True, quantity_high__lte=value)
+            | Q(
+                quantity_low__isnull=True,
+                quantity_high__isnull=False,
+                quantity_qualifier=Claim.Qualifier.AT_MOST,
+            )
+        )
+
+    def contradicted(self, qs: QuerySet, name: str, value: bool) -> QuerySet:
+        contradicts = Relation.objects.filter(kind=Relation.Kind.CONTRADICTS)
+        either_end = Exists(contradicts.filter(claim_a=OuterRef("pk"))) | Exists(
+            contradicts.filter(claim_b=OuterRef("pk"))
+        )
+        return qs.filter(either_end) if value else qs.exclude(either_end)
