@@ -311,3 +311,15 @@ def test_it_refuses_a_malformed_boolean_setting():
     )
     assert result.returncode != 0
     assert "DEBUG must be true or false" in result.stderr
+
+
+def test_the_stored_choices_speak_the_engine_s_words():
+    from claims import confirmation
+    from claims.models import Confidence, LikelihoodTerm
+    from claims.models import Level as StoredLevel
+
+    assert list(StoredLevel.choices) == list(confirmation.LEVELS)
+    assert list(Confidence.choices) == list(confirmation.CONFIDENCES)
+    assert list(LikelihoodTerm.choices) == [
+        (value, label) for value, label, _, _ in confirmation.LIKELIHOOD_TERMS
+    ]
