@@ -1,19 +1,44 @@
 """Keeping the stored confirmation true: set-wise recomputation from the database.
 
-Inputs are read in a fixed number of queries per batch of claims (citations with
-their sources' current grades and origins, relations one step out, the related
-claims' own citations) and results are written with one bulk update per batch.
+``recompute_claims`` works in batches of claims. Per batch it reads, in four
+queries, the relations one step out, every citation of the batch and of the
+related claims (with the citing source's current grade and origin and the
+document's retraction), the claims' stored results and rulings, and the related
+claims' statements; computes each claim with the pure engine
+(``claims.confirmation``), once for all claims whose inputs differ only in
+citation ids; and writes the claims whose result changed with one UPDATE joined
+to the new values. Ids and values travel as one parameter per
+column (PostgreSQL arrays, SQLite JSON), never one per claim, so a grade change
+that reaches 100,000 claims costs a few dozen queries.
+
+Writers take turns. On PostgreSQL every function here that reads what depends on
+what, or writes results, first takes one transaction-scoped advisory lock
+(``lock_writers``), so two transactions changing inputs of the same claim cannot
+both compute from a snapshot that lacks the other's change and leave the last
+writer's stale result stored: whoever takes the lock second sees the first one's
+committed inputs. A transaction that locks claim rows itself must take this lock
+first (claims.actions does), or it can deadlock with a recomputation. SQLite
+already lets one writing transaction in at a time.
 """
 
-from collections import defaultdict
-from collections.abc import Iterable
+from __future__ import annotations
 
-from django.db.models import Q
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from typing import NamedTuple
+
+from django.db import connection
+from django.db.models import TextField
+from django.db.models.expressions import RawSQL
+from django.db.models.functions import Cast
 
 from claims import confirmation
 from claims.models import Citation, Claim, Level, Relation
 
-BATCH = 2000
+# Claims read and written per round trip: five queries a batch (four reads, one
+# write). Bigger batches mean fewer round trips and more memory.
+BATCH = 5000
 STORED_FIELDS = (
     "level",
     "computed_level",
@@ -24,214 +49,536 @@ STORED_FIELDS = (
     "explanation",
     "confirmation_version",
 )
+EXPLANATION = STORED_FIELDS.index("explanation")
+COMPUTED_LEVEL = STORED_FIELDS.index("computed_level")
+# Results, explanations and decoded texts kept per call for reuse, bounding memory.
+CACHE_LIMIT = 20_000
 BELOW_CORROBORATED = {Level.UNSOURCED, Level.SINGLE_SOURCE, Level.CONTESTED}
+# pg_advisory_xact_lock key for "one confirmation writer at a time" ("claims").
+WRITER_LOCK = 0x636C61696D73
 
 
-def _reports_by_claim(claim_ids: Iterable[int]) -> dict[int, list]:
-    rows = Citation.objects.filter(claim_id__in=list(claim_ids)).values_list(
-        "claim_id",
-        "id",
-        "source_id",
-        "source__name",
-        "source__origin_id",
-        "source__origin__name",
-        "source__grade",
-        "credibility",
-        "supports",
-        "document__retracted",
-    )
-    reports: dict[int, list] = defaultdict(list)
-    for (
-        claim_id,
-        citation_id,
-        source_id,
-        source_name,
-        origin_id,
-        origin_name,
-        grade,
-        credibility,
-        supports,
-        retracted,
-    ) in rows.order_by():
-        reports[claim_id].append(
-            confirmation.Report(
-                citation_id=citation_id,
-                source_id=source_id,
-                source_name=source_name,
-                origin_id=origin_id or source_id,
-                origin_name=origin_name or source_name,
-                grade=grade,
-                credibility=credibility,
-                supports=supports,
-                retracted=retracted,
+# Taking turns ---------------------------------------------------------------------
+
+
+def lock_writers() -> None:
+    """Wait for any other transaction that is recomputing confirmation (PostgreSQL).
+
+    Held until the caller's transaction ends; taking it again in the same
+    transaction does not wait. Outside a transaction it protects nothing, which is
+    why every caller in claims.actions runs in one.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [WRITER_LOCK])
+
+
+# Binding many values as one ---------------------------------------------------------
+
+
+def id_list(ids: Iterable[int]):
+    """The right-hand side of an ``__in`` lookup binding the ids as one parameter.
+
+    Django binds (and prepares) every id of a plain list separately: seconds of
+    Python for 100,000 ids, more than SQLite's variable limit, and a query
+    PostgreSQL takes long to plan.
+    """
+    ids = [int(pk) for pk in ids]
+    if connection.vendor == "postgresql":
+        return RawSQL("SELECT unnest(%s::bigint[])", [_pg_array(ids, "bigint")])
+    if connection.vendor == "sqlite":
+        return RawSQL("SELECT value FROM json_each(%s)", [json.dumps(ids)])
+    return ids
+
+
+def _pg_quoted(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _pg_array(values: Sequence, array_type: str) -> str:
+    """A PostgreSQL array literal, passed as one string: psycopg2 would adapt a
+    list item by item into an ARRAY[...] expression that is slow to plan."""
+    if array_type == "text":
+        # Few distinct values (levels, terms, shared explanations): quote each once.
+        quoted = {value: _pg_quoted(value) for value in set(values)}
+        body = ",".join([quoted[value] for value in values])
+    elif array_type == "boolean":
+        body = ",".join(["t" if value else "f" for value in values])
+    else:
+        body = ",".join(map(repr, values))
+    return "{" + body + "}"
+
+
+def _chunks(ids: Sequence, size: int) -> Iterator[Sequence]:
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
+
+
+# Reading the inputs -------------------------------------------------------------------
+
+
+class Stored(NamedTuple):
+    """A claim's stored result and ruling, as read for comparison."""
+
+    pk: int
+    status: str
+    needs_rereview: bool
+    values: tuple  # in STORED_FIELDS order, the explanation decoded to a list
+
+
+# A citation as the engine's Report takes it, in the Report's field order:
+# (citation_id, source_id, source_name, origin_id, origin_name, grade,
+# credibility, supports, retracted).
+Row = tuple
+
+
+class _Batch:
+    """What one batch of claims needs from the database, read in four queries."""
+
+    def __init__(self, ids: Sequence[int], decoded: dict[str, list]) -> None:
+        wanted = set(ids)
+        pairs: dict[int, set[tuple[int, bool]]] = defaultdict(set)
+        for a, b, kind in _relations_touching(ids):
+            corroborates = kind == Relation.Kind.CORROBORATES
+            if a in wanted:
+                pairs[a].add((b, corroborates))
+            if b in wanted:
+                pairs[b].add((a, corroborates))
+        self.related_of = {pk: sorted(others) for pk, others in pairs.items()}
+        related_ids = {other for others in pairs.values() for other, _ in others}
+
+        # The batch's citations and those of every claim one relation away.
+        self.rows: dict[int, list[Row]] = defaultdict(list)
+        for claim_id, *row in (
+            Citation.objects.filter(claim_id__in=id_list(wanted | related_ids))
+            .order_by()
+            .values_list(
+                "claim_id",
+                "id",
+                "source_id",
+                "source__name",
+                "source__origin_id",
+                "source__origin__name",
+                "source__grade",
+                "credibility",
+                "supports",
+                "document__retracted",
             )
-        )
-    return reports
+        ):
+            if row[3] is None:  # no origin stored yet: the source is its own
+                row[3], row[4] = row[1], row[2]
+            self.rows[claim_id].append(tuple(row))
 
-
-def inputs_for(claim_ids: list[int]) -> dict[int, confirmation.Inputs]:
-    """The engine's inputs for each claim, read set-wise."""
-    relations = (
-        Relation.objects.filter(
-            Q(claim_a_id__in=claim_ids) | Q(claim_b_id__in=claim_ids)
-        )
-        .order_by()
-        .values_list("claim_a_id", "claim_b_id", "kind")
-    )
-    related_of: dict[int, list[tuple[int, bool]]] = defaultdict(list)
-    wanted = set(claim_ids)
-    for a, b, kind in relations:
-        corroborates = kind == Relation.Kind.CORROBORATES
-        if a in wanted:
-            related_of[a].append((b, corroborates))
-        if b in wanted:
-            related_of[b].append((a, corroborates))
-    related_ids = {other for pairs in related_of.values() for other, _ in pairs}
-    reports = _reports_by_claim(wanted | related_ids)
-    statements = dict(
-        Claim.objects.filter(pk__in=related_ids)
-        .order_by()
-        .values_list("pk", "statement")
-    )
-    rulings = dict(
-        Claim.objects.filter(pk__in=claim_ids).order_by().values_list("pk", "status")
-    )
-    result = {}
-    for claim_id in claim_ids:
-        related = tuple(
-            confirmation.RelatedClaim(
-                claim_id=other,
-                statement=statements.get(other, ""),
-                corroborates=corroborates,
-                reports=tuple(reports.get(other, ())),
+        # The explanation read as text and decoded once per distinct text: after
+        # a grade change most claims share a handful of explanations.
+        self.stored = []
+        for pk, status, needs_rereview, *values in (
+            Claim.objects.filter(pk__in=id_list(ids))
+            .order_by("pk")
+            .annotate(explanation_text=Cast("explanation", TextField()))
+            .values_list(
+                "pk",
+                "status",
+                "needs_rereview",
+                *(
+                    "explanation_text" if name == "explanation" else name
+                    for name in STORED_FIELDS
+                ),
             )
-            for other, corroborates in related_of.get(claim_id, ())
+        ):
+            text = values[EXPLANATION]
+            if text not in decoded:
+                if len(decoded) >= CACHE_LIMIT:
+                    decoded.clear()
+                decoded[text] = json.loads(text)
+            values[EXPLANATION] = decoded[text]
+            self.stored.append(Stored(pk, status, needs_rereview, tuple(values)))
+
+        self.statements: dict[int, str] = {}
+        if related_ids:
+            self.statements = dict(
+                Claim.objects.filter(pk__in=id_list(related_ids))
+                .order_by()
+                .values_list("pk", "statement")
+            )
+        self._reports: dict[int, tuple[confirmation.Report, ...]] = {}
+
+    @staticmethod
+    def ruling(claim: Stored) -> str | None:
+        return claim.status if claim.status in confirmation.RULINGS else None
+
+    def related(self, claim: Stored) -> list[tuple[int, str, bool, list[Row]]]:
+        return [
+            (other, self.statements.get(other, ""), corroborates, self.rows[other])
+            for other, corroborates in self.related_of.get(claim.pk, ())
+        ]
+
+    def reports(self, claim_id: int) -> tuple[confirmation.Report, ...]:
+        if claim_id not in self._reports:
+            self._reports[claim_id] = tuple(
+                confirmation.Report(*row) for row in self.rows[claim_id]
+            )
+        return self._reports[claim_id]
+
+    def inputs(self, claim: Stored) -> confirmation.Inputs:
+        return confirmation.Inputs(
+            reports=self.reports(claim.pk),
+            related=tuple(
+                confirmation.RelatedClaim(
+                    claim_id=other,
+                    statement=statement,
+                    corroborates=corroborates,
+                    reports=self.reports(other),
+                )
+                for other, statement, corroborates, _rows in self.related(claim)
+            ),
+            ruling=self.ruling(claim),
         )
-        status = rulings.get(claim_id)
-        result[claim_id] = confirmation.Inputs(
-            reports=tuple(reports.get(claim_id, ())),
-            related=related,
-            ruling=status if status in ("confirmed", "refuted") else None,
+
+
+def _relations_touching(ids: Iterable[int]):
+    """(claim_a_id, claim_b_id, kind) of every relation with an end among the ids.
+
+    A UNION ALL of one lookup per end (a relation with both ends among the ids
+    comes twice), rather than an OR that makes PostgreSQL scan the table.
+    """
+    ids = list(ids)
+
+    def ending(end: str):
+        return (
+            Relation.objects.filter(**{f"{end}__in": id_list(ids)})
+            .order_by()
+            .values_list("claim_a_id", "claim_b_id", "kind")
         )
+
+    return ending("claim_a_id").union(ending("claim_b_id"), all=True)
+
+
+def inputs_for(claim_ids: Iterable[int]) -> dict[int, confirmation.Inputs]:
+    """The engine's inputs for each existing claim, read set-wise."""
+    ids = sorted(set(claim_ids))
+    result: dict[int, confirmation.Inputs] = {}
+    decoded: dict[str, list] = {}
+    for chunk in _chunks(ids, BATCH):
+        batch = _Batch(chunk, decoded)
+        result.update({claim.pk: batch.inputs(claim) for claim in batch.stored})
     return result
 
 
+# Sharing one computation between claims with the same inputs --------------------------
+
+
+class _Memo:
+    """compute() shared by claims whose inputs differ only in citation ids.
+
+    The engine reads a citation id only to break ties between otherwise equal
+    reports (``_Evidence.sort_key``), and it is order-free (rule 3). So inputs
+    that agree once every citation id is replaced by its rank among the claim's
+    citation ids have the same result: after a grade change, the thousands of
+    claims that cite only the downgraded source at one credibility are computed
+    once. ``drift()`` never uses the memo, so a memo that ever gave a result the
+    engine would not shows up as drift (tests/test_confirmation_store.py).
+    """
+
+    def __init__(self) -> None:
+        self.results: dict[tuple, confirmation.Result] = {}
+
+    @staticmethod
+    def key(
+        ruling: str | None,
+        own: list[Row],
+        related: list[tuple[int, str, bool, list[Row]]],
+    ) -> tuple:
+        ids = [row[0] for row in own]
+        for *_, rows in related:
+            ids.extend(row[0] for row in rows)
+        rank = {citation_id: i for i, citation_id in enumerate(sorted(ids))}
+
+        def ranked(rows: list[Row]) -> tuple:
+            return tuple(sorted((rank[row[0]], *row[1:]) for row in rows))
+
+        return (
+            ruling,
+            ranked(own),
+            tuple(
+                sorted(
+                    (other, statement, corroborates, ranked(rows))
+                    for other, statement, corroborates, rows in related
+                )
+            ),
+        )
+
+    def compute(self, key: tuple, inputs) -> confirmation.Result:
+        """The result for these inputs; ``inputs`` is called only on a miss."""
+        result = self.results.get(key)
+        if result is None:
+            result = confirmation.compute(inputs())
+            if len(self.results) >= CACHE_LIMIT:
+                self.results.clear()
+            self.results[key] = result
+        return result
+
+    def compute_inputs(self, inputs: confirmation.Inputs) -> confirmation.Result:
+        def rows(reports) -> list[Row]:
+            return [
+                (
+                    r.citation_id,
+                    r.source_id,
+                    r.source_name,
+                    r.origin_id,
+                    r.origin_name,
+                    r.grade,
+                    r.credibility,
+                    r.supports,
+                    r.retracted,
+                )
+                for r in reports
+            ]
+
+        key = self.key(
+            inputs.ruling,
+            rows(inputs.reports),
+            [
+                (rel.claim_id, rel.statement, rel.corroborates, rows(rel.reports))
+                for rel in inputs.related
+            ],
+        )
+        return self.compute(key, lambda: inputs)
+
+
+# Comparing and writing ----------------------------------------------------------------
+
+
+def fresh_values(result: confirmation.Result) -> tuple:
+    """The result as the stored fields hold it, in STORED_FIELDS order."""
+    return (
+        result.level,
+        result.computed_level,
+        result.likelihood,
+        result.likelihood_term,
+        result.confidence,
+        result.summary_rating,
+        list(result.explanation),
+        result.version,
+    )
+
+
 def apply(claim: Claim, result: confirmation.Result) -> None:
-    claim.level = result.level
-    claim.computed_level = result.computed_level
-    claim.likelihood = result.likelihood
-    claim.likelihood_term = result.likelihood_term
-    claim.confidence = result.confidence
-    claim.summary_rating = result.summary_rating
-    claim.explanation = list(result.explanation)
-    claim.confirmation_version = result.version
+    for name, value in zip(STORED_FIELDS, fresh_values(result), strict=True):
+        setattr(claim, name, value)
 
 
 def stored_differs(claim: Claim, result: confirmation.Result) -> bool:
-    return (
-        claim.level != result.level
-        or claim.computed_level != result.computed_level
-        or claim.likelihood != result.likelihood
-        or claim.likelihood_term != result.likelihood_term
-        or claim.confidence != result.confidence
-        or claim.summary_rating != result.summary_rating
-        or list(claim.explanation) != list(result.explanation)
-        or claim.confirmation_version != result.version
-    )
+    stored = [getattr(claim, name) for name in STORED_FIELDS]
+    # A model's explanation may have been set to a tuple; the database's is a list.
+    stored[EXPLANATION] = list(stored[EXPLANATION] or [])
+    return tuple(stored) != fresh_values(result)
 
 
 def ruling_now_questioned(status: str, before: str, after: str) -> bool:
     """New evidence turns against a standing ruling: a confirmed claim's support
-    collapses below corroborated or a contradiction arrives; a refuted claim
-    becomes corroborated."""
+    collapses below corroborated (or to nothing at all) or a contradiction
+    arrives; a refuted claim becomes corroborated."""
     if before == after:
         return False
     if status == Claim.Status.CONFIRMED:
         return (
-            before == Level.CORROBORATED and after in BELOW_CORROBORATED
-        ) or after == Level.CONTESTED
+            (before == Level.CORROBORATED and after in BELOW_CORROBORATED)
+            or after == Level.CONTESTED
+            or after == Level.UNSOURCED
+        )
     if status == Claim.Status.REFUTED:
         return after == Level.CORROBORATED
     return False
+
+
+_COLUMN_TYPES = {
+    "id": "bigint",
+    "level": "text",
+    "computed_level": "text",
+    "likelihood": "float8",
+    "likelihood_term": "text",
+    "confidence": "text",
+    "summary_rating": "text",
+    "explanation": "text",
+    "confirmation_version": "text",
+    "needs_rereview": "boolean",
+}
+
+
+def _write(rows: list[tuple]) -> None:
+    """Store (pk, *STORED_FIELDS, needs_rereview) rows in one statement, the
+    explanation already encoded as JSON text.
+
+    The rows travel as one array per column (PostgreSQL) or one JSON document
+    (SQLite) joined to the table on the primary key.
+    """
+    names = ["id", *STORED_FIELDS, "needs_rereview"]
+    if connection.vendor not in ("postgresql", "sqlite"):
+        _write_with_bulk_update(rows)
+        return
+    qn = connection.ops.quote_name
+    columns = [qn(Claim._meta.get_field(name).column) for name in names]
+    table = qn(Claim._meta.db_table)
+    values = [f"v.{column}" for column in columns]
+    if connection.vendor == "postgresql":
+        source = (
+            "unnest("
+            + ", ".join(f"%s::{_COLUMN_TYPES[name]}[]" for name in names)
+            + f") AS v ({', '.join(columns)})"
+        )
+        params = [
+            _pg_array(column, _COLUMN_TYPES[name])
+            for name, column in zip(names, zip(*rows, strict=True), strict=True)
+        ]
+        # The JSON arrives as text; the column is jsonb.
+        values[1 + EXPLANATION] = f"CAST({values[1 + EXPLANATION]} AS jsonb)"
+    else:
+        picks = ", ".join(
+            f"json_extract(value, '$[{i}]') AS {column}"
+            for i, column in enumerate(columns)
+        )
+        source = f"(SELECT {picks} FROM json_each(%s)) AS v"  # noqa: S608
+        params = [json.dumps(rows)]
+    assignments = ", ".join(
+        f"{column} = {value}"
+        for column, value in zip(columns[1:], values[1:], strict=True)
+    )
+    sql = (
+        f"UPDATE {table} SET {assignments} FROM {source} "  # noqa: S608
+        f"WHERE {table}.{columns[0]} = v.{columns[0]}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def _write_with_bulk_update(rows: list[tuple]) -> None:
+    claims = []
+    for pk, *values, needs_rereview in rows:
+        claim = Claim(pk=pk, needs_rereview=needs_rereview)
+        for name, value in zip(STORED_FIELDS, values, strict=True):
+            setattr(claim, name, value)
+        claim.explanation = json.loads(claim.explanation)
+        claims.append(claim)
+    Claim.objects.bulk_update(
+        claims, [*STORED_FIELDS, "needs_rereview"], batch_size=500
+    )
 
 
 def recompute_claims(claim_ids: Iterable[int], flag_rereview: bool = True) -> int:
     """Recompute and store the confirmation of these claims; returns how many changed.
 
     A ruled claim whose evidence turns against the ruling is flagged "needs
-    re-review" for the reviewers' queue.
+    re-review" for the reviewers' queue; the flag is only ever raised here, never
+    lowered (a reviewer's new ruling lowers it).
     """
+    lock_writers()
     ids = sorted(set(claim_ids))
+    memo = _Memo()
+    decoded: dict[str, list] = {}
+    # As Django's JSONField writes it, so a read gives back the same list; once
+    # per distinct explanation.
+    encoded: dict[tuple[str, ...], str] = {}
     changed = 0
-    for start in range(0, len(ids), BATCH):
-        batch = ids[start : start + BATCH]
-        inputs = inputs_for(batch)
-        claims = Claim.objects.filter(pk__in=batch).only(
-            "pk", "status", "needs_rereview", *STORED_FIELDS
-        )
+    for chunk in _chunks(ids, BATCH):
+        batch = _Batch(chunk, decoded)
         dirty = []
-        for claim in claims.order_by():
-            result = confirmation.compute(inputs[claim.pk])
-            if not stored_differs(claim, result):
-                continue
-            if flag_rereview and ruling_now_questioned(
-                claim.status, claim.computed_level, result.computed_level
-            ):
-                claim.needs_rereview = True
-            apply(claim, result)
-            dirty.append(claim)
-        if dirty:
-            Claim.objects.bulk_update(
-                dirty, [*STORED_FIELDS, "needs_rereview"], batch_size=500
+        for claim in batch.stored:
+            related = batch.related(claim)
+            result = memo.compute(
+                memo.key(batch.ruling(claim), batch.rows[claim.pk], related),
+                lambda batch=batch, claim=claim: batch.inputs(claim),
             )
-            changed += len(dirty)
+            fresh = fresh_values(result)
+            if claim.values == fresh:
+                continue
+            flag = claim.needs_rereview or (
+                flag_rereview
+                and ruling_now_questioned(
+                    claim.status, claim.values[COMPUTED_LEVEL], result.computed_level
+                )
+            )
+            if result.explanation not in encoded:
+                if len(encoded) >= CACHE_LIMIT:
+                    encoded.clear()
+                encoded[result.explanation] = json.dumps(list(result.explanation))
+            row = list(fresh)
+            row[EXPLANATION] = encoded[result.explanation]
+            dirty.append((claim.pk, *row, flag))
+        if dirty:
+            _write(dirty)
+        changed += len(dirty)
     return changed
+
+
+def recompute_all(flag_rereview: bool = False) -> tuple[int, int]:
+    """Recompute every claim; returns (claims, changed)."""
+    lock_writers()
+    ids = list(Claim.objects.order_by("pk").values_list("pk", flat=True))
+    return len(ids), recompute_claims(ids, flag_rereview=flag_rereview)
+
+
+# What depends on what ---------------------------------------------------------------
 
 
 def with_related(claim_ids: Iterable[int]) -> set[int]:
     """These claims and every claim one relation away: a relation carries a
     claim's citations one step, so both ends depend on each other's citations."""
+    lock_writers()
     ids = set(claim_ids)
-    if not ids:
-        return ids
-    pairs = (
-        Relation.objects.filter(Q(claim_a_id__in=ids) | Q(claim_b_id__in=ids))
-        .order_by()
-        .values_list("claim_a_id", "claim_b_id")
-    )
-    for a, b in pairs:
-        ids.add(a)
-        ids.add(b)
+    for chunk in _chunks(sorted(ids), BATCH):
+        for a, b, _kind in _relations_touching(chunk):
+            ids.add(a)
+            ids.add(b)
     return ids
 
 
 def claims_depending_on_sources(source_ids: Iterable[int]) -> set[int]:
-    direct = (
-        Citation.objects.filter(source_id__in=list(source_ids))
+    """Claims citing any of these sources and the claims one relation away from
+    them, in one query however many there are."""
+    lock_writers()
+    sources = list(source_ids)
+    if not sources:
+        return set()
+    citing = Citation.objects.filter(source_id__in=sources).order_by()
+    direct = citing.values_list("claim_id", flat=True)
+    as_a = (
+        Relation.objects.filter(claim_b_id__in=citing.values("claim_id"))
         .order_by()
-        .values_list("claim_id", flat=True)
-        .distinct()
+        .values_list("claim_a_id", flat=True)
     )
-    return with_related(direct)
+    as_b = (
+        Relation.objects.filter(claim_a_id__in=citing.values("claim_id"))
+        .order_by()
+        .values_list("claim_b_id", flat=True)
+    )
+    return set(direct.union(as_a, as_b, all=True))
+
+
+# Checking -------------------------------------------------------------------------
+
+
+def _differences(stored: tuple, fresh: tuple) -> str:
+    return "; ".join(
+        f"{name}: stored {old!r}, fresh {new!r}"
+        for name, old, new in zip(STORED_FIELDS, stored, fresh, strict=True)
+        if old != new
+    )
 
 
 def drift(claim_ids: Iterable[int] | None = None) -> list[tuple[int, str]]:
-    """Claims whose stored result differs from a fresh computation."""
+    """Claims whose stored result differs from a fresh computation by the engine
+    itself (no shortcut), with what differs; empty when every stored result is
+    true."""
     if claim_ids is None:
         claim_ids = Claim.objects.order_by("pk").values_list("pk", flat=True)
-    ids = list(claim_ids)
+    ids = sorted(set(claim_ids))
     drifting = []
-    for start in range(0, len(ids), BATCH):
-        batch = ids[start : start + BATCH]
-        inputs = inputs_for(batch)
-        for claim in Claim.objects.filter(pk__in=batch).only("pk", *STORED_FIELDS):
-            result = confirmation.compute(inputs[claim.pk])
-            if stored_differs(claim, result):
-                drifting.append(
-                    (
-                        claim.pk,
-                        f"stored {claim.level} {claim.likelihood} → "
-                        f"fresh {result.level} {result.likelihood}",
-                    )
-                )
-    return sorted(drifting)
+    decoded: dict[str, list] = {}
+    for chunk in _chunks(ids, BATCH):
+        batch = _Batch(chunk, decoded)
+        for claim in batch.stored:
+            fresh = fresh_values(confirmation.compute(batch.inputs(claim)))
+            if claim.values != fresh:
+                drifting.append((claim.pk, _differences(claim.values, fresh)))
+    return drifting

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from claims.confirmation_store import drift, recompute_claims
+from claims.confirmation_store import drift, recompute_all
 from claims.models import Claim
 
 
@@ -20,16 +20,28 @@ class Command(BaseCommand):
 
     def handle(self, *args, check: bool, **options):
         if check:
-            drifting = drift()
-            for claim_id, detail in drifting:
-                self.stdout.write(f"claim #{claim_id}: {detail}")
-            if drifting:
-                raise CommandError(
-                    f"{len(drifting)} claim(s) drift from a fresh computation."
-                )
-            self.stdout.write("No drift: every stored confirmation equals a fresh one.")
+            self.check_drift()
             return
-        ids = Claim.objects.order_by("pk").values_list("pk", flat=True)
+        # A repair, not new evidence: it raises no "needs re-review" flags.
         with transaction.atomic():
-            changed = recompute_claims(ids, flag_rereview=False)
-        self.stdout.write(f"Recomputed {len(ids)} claims; {changed} changed.")
+            total, changed = recompute_all(flag_rereview=False)
+        self.stdout.write(f"Recomputed {total} claims; {changed} changed.")
+
+    def check_drift(self) -> None:
+        drifting = drift()
+        names = dict(
+            Claim.objects.filter(pk__in=[pk for pk, _ in drifting])
+            .exclude(external_id=None)
+            .values_list("pk", "external_id")
+        )
+        for claim_id, detail in drifting:
+            label = f"claim #{claim_id}"
+            if claim_id in names:
+                label += f" ({names[claim_id]})"
+            self.stdout.write(f"{label}: {detail}")
+        if drifting:
+            raise CommandError(
+                f"{len(drifting)} claim(s) drift from a fresh computation; "
+                "run recompute_confirmation without --check to repair."
+            )
+        self.stdout.write("No drift: every stored confirmation equals a fresh one.")
