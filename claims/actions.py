@@ -5,31 +5,66 @@ transaction, so the stored confirmation never lags behind its inputs. Views, the
 admin, the API and imports all call these rather than saving models directly.
 """
 
-from django.db import transaction
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-from analysts.audit import record, snapshot
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
+from django.utils import timezone
+
+from analysts.audit import record, record_refusal, snapshot
 from analysts.models import AuditEntry
+from claims import review
 from claims.confirmation_store import (
     claims_depending_on_sources,
+    lock_writers,
     recompute_claims,
     with_related,
 )
-from claims.models import Citation, Claim, Relation
+from claims.models import Citation, Claim, Relation, Review
 from sources.models import Document, GradeChange, Source
 
 Action = AuditEntry.Action
 
 
+def _lock_claim(pk: int) -> Claim:
+    """The claim, its row locked until the transaction ends.
+
+    The confirmation writers' lock comes first, as in every recomputation, so
+    that a transaction holding the row never waits for a recomputation that
+    waits for the row. NO KEY UPDATE lets citations and relations of the claim
+    be inserted meanwhile (their foreign keys take KEY SHARE) without a deadlock.
+    """
+    lock_writers()
+    return Claim.objects.select_for_update(no_key=True).get(pk=pk)
+
+
 @transaction.atomic
-def save_claim(actor, claim: Claim, places=None) -> Claim:
-    """Create or change a claim's statement and facets (not its status)."""
+def save_claim(
+    actor, claim: Claim, places=None, *, expected_version: int | None = None
+) -> Claim:
+    """Create or change a claim's statement and facets (not its status).
+
+    A change locks the claim's row first, so that of two saves at once the
+    second sees the first one's version: given the version the editor loaded
+    (``expected_version``), it is refused with review.ChangedMeanwhile rather
+    than written over the first. A ruled claim is refused with ClaimLocked.
+    """
     creating = claim.pk is None
     before = None
     if creating:
         claim.save()
     else:
-        before = snapshot(Claim.objects.get(pk=claim.pk))
-        claim.version += 1
+        stored = _lock_claim(claim.pk)
+        if stored.is_ruled:
+            raise review.ClaimLocked(
+                f"Claim #{stored.pk} is ruled {stored.get_status_display()}: its "
+                "statement and facets are locked until a reviewer reopens it."
+            )
+        review.check_unchanged(stored, expected_version, None)
+        before = snapshot(stored)
+        claim.version = stored.version + 1
         # Only what a person edits: a stale in-memory claim must never write its
         # old status or confirmation back over the stored ones.
         claim.save(update_fields=[*Claim.EDITABLE_FIELDS, "version", "updated_at"])
@@ -193,3 +228,158 @@ def save_document(actor, document: Document) -> int:
         return 0
     citing = document.citations.order_by().values_list("claim_id", flat=True)
     return recompute_claims(with_related(citing))
+
+
+# The review workflow ----------------------------------------------------------
+# Each step locks the claim's row, then checks (in claims.review) who asks, four
+# eyes, whether the claim changed since the asker loaded it, and the transition,
+# so that of two reviewers ruling at once the second sees the first's ruling.
+# A refusal raises a review.Refused; the audited ones leave a "refused" audit
+# row written outside the step's own savepoint, so it survives the rollback of
+# the step as long as the caller's transaction commits: callers answer with an
+# error response rather than letting the exception roll the request back.
+
+
+@contextmanager
+def _refusals_recorded(actor, claim: Claim, step: str) -> Iterator[None]:
+    try:
+        yield
+    except review.Refused as refusal:
+        if refusal.audited:
+            record_refusal(actor, claim, f"{step}: {refusal}")
+        raise
+
+
+def _state(claim: Claim, *names: str) -> dict:
+    values = {name: getattr(claim, name) for name in names}
+    return json.loads(json.dumps(values, cls=DjangoJSONEncoder))
+
+
+def submit_claim(
+    actor, claim: Claim, note: str = "", *, expected_version: int | None = None
+) -> Claim:
+    """The claim's analyst submits it for review (open → in review), with an
+    optional note to the reviewer. Refreshes ``claim`` and returns it."""
+    with _refusals_recorded(actor, claim, "submit"):
+        _submit(actor, claim.pk, note, expected_version)
+    claim.refresh_from_db()
+    return claim
+
+
+@transaction.atomic
+def _submit(actor, pk: int, note: str, expected_version: int | None) -> None:
+    locked = _lock_claim(pk)
+    review.check_may_submit(actor, locked)
+    review.check_unchanged(locked, expected_version, None)
+    to = review.check_transition(locked, review.SUBMIT)
+    note = (note or "").strip()
+    if len(note) > review.RATIONALE_MAX_CHARS:
+        raise review.InvalidInput(
+            f"A note holds at most {review.RATIONALE_MAX_CHARS:,} characters."
+        )
+    fields = ("status", "submission_note", "submitted_at")
+    before = _state(locked, *fields)
+    locked.status = to
+    locked.submission_note = note
+    locked.submitted_at = timezone.now()
+    locked.save(update_fields=[*fields, "updated_at"])
+    record(
+        actor,
+        Action.SUBMIT,
+        locked,
+        before=before,
+        after=_state(locked, *fields),
+        note=note,
+    )
+
+
+def rule_claim(
+    actor,
+    claim: Claim,
+    outcome: str,
+    rationale: str,
+    *,
+    expected_version: int | None = None,
+    seen_review: int | None = None,
+) -> Review:
+    """A reviewer rules on a claim: confirmed, refuted or sent back, with a
+    rationale. ``expected_version`` and ``seen_review`` (the id of the latest
+    ruling the reviewer saw, 0 for none) refuse the ruling when the claim changed
+    after the reviewer loaded it. Refreshes ``claim``; returns the new Review."""
+    with _refusals_recorded(actor, claim, f"rule {outcome}"):
+        if outcome not in review.RULINGS:
+            raise review.InvalidInput(
+                "A ruling is confirmed, refuted or sent back; got "
+                f"{str(outcome)[:40]!r}."
+            )
+        ruling = _review_step(
+            actor, claim.pk, outcome, rationale, expected_version, seen_review
+        )
+    claim.refresh_from_db()
+    return ruling
+
+
+def reopen_claim(
+    actor,
+    claim: Claim,
+    rationale: str,
+    *,
+    expected_version: int | None = None,
+    seen_review: int | None = None,
+) -> Review:
+    """A reviewer reopens a ruled claim (confirmed or refuted → open), with a
+    rationale. Refreshes ``claim``; returns the new Review."""
+    with _refusals_recorded(actor, claim, "reopen"):
+        ruling = _review_step(
+            actor,
+            claim.pk,
+            Review.Outcome.REOPENED,
+            rationale,
+            expected_version,
+            seen_review,
+        )
+    claim.refresh_from_db()
+    return ruling
+
+
+@transaction.atomic
+def _review_step(
+    actor,
+    pk: int,
+    outcome: str,
+    rationale: str,
+    expected_version: int | None,
+    seen_review: int | None,
+) -> Review:
+    locked = _lock_claim(pk)
+    review.check_may_review(actor)
+    review.check_four_eyes(actor, locked)
+    review.check_unchanged(locked, expected_version, seen_review)
+    to = review.check_transition(locked, outcome)
+    problem = review.rationale_problem(rationale)
+    if problem:
+        raise review.RationaleInvalid(problem)
+    fields = ("status", "needs_rereview")
+    before = _state(locked, *fields)
+    ruling = Review.objects.create(
+        claim=locked,
+        reviewer=actor,
+        outcome=outcome,
+        rationale=rationale.strip(),
+        likelihood_at=locked.likelihood,
+        level_at=locked.computed_level,
+    )
+    locked.status = to
+    locked.needs_rereview = False
+    locked.save(update_fields=[*fields, "updated_at"])
+    record(
+        actor,
+        Action.RULE,
+        locked,
+        before=before,
+        after=_state(locked, *fields),
+        note=f"{ruling.get_outcome_display()}: {ruling.rationale}",
+    )
+    # A ruling replaces the level: the stored confirmation follows at once.
+    recompute_claims([locked.pk])
+    return ruling

@@ -21,8 +21,16 @@ from django.db.models import Q
 from django.forms.utils import ErrorDict
 
 from analysts.models import AuditEntry
-from claims import actions
-from claims.models import Citation, Claim, Credibility, Place, Relation, Topic
+from claims import actions, review
+from claims.models import (
+    Citation,
+    Claim,
+    Credibility,
+    Place,
+    Relation,
+    Review,
+    Topic,
+)
 from sources.models import Document, Source
 
 MAX_ROWS = 50
@@ -1120,3 +1128,91 @@ SAVE_REFUSED = (
     "else changed the same citations or relations meanwhile. Check the rows and "
     "save again."
 )
+
+
+# --------------------------------------------------------------------------
+# The review workflow
+# --------------------------------------------------------------------------
+
+
+class SeenStateForm(forms.Form):
+    """What the person saw when the page loaded: the claim's version and the
+    latest ruling (0 for none), so that a step on a claim that changed since is
+    refused rather than taken blind."""
+
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=0)
+    last_review = forms.IntegerField(widget=forms.HiddenInput, min_value=0)
+
+    def __init__(self, *args, claim: Claim, last_review: int = 0, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.claim = claim
+        self.fields["version"].initial = claim.version
+        self.fields["last_review"].initial = last_review
+        for name in ("version", "last_review"):
+            self.fields[name].error_messages["required"] = (
+                "The form was incomplete: reload the page and try again."
+            )
+
+    def clean(self) -> dict:
+        data = super().clean()
+        # Hidden fields' errors would be invisible: say it once, at the top.
+        if self.has_error("version") or self.has_error("last_review"):
+            self.errors.pop("version", None)
+            self.errors.pop("last_review", None)
+            raise forms.ValidationError(
+                "The form was incomplete: reload the page and try again."
+            )
+        return data
+
+
+def _clean_rationale(text: str) -> str:
+    problem = review.rationale_problem(text)
+    if problem:
+        raise forms.ValidationError(problem)
+    return text.strip()
+
+
+class SubmitForm(SeenStateForm):
+    note = forms.CharField(
+        label="Note for the reviewer",
+        required=False,
+        max_length=review.RATIONALE_MAX_CHARS,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Optional: what the reviewer should look at first.",
+    )
+
+
+class RulingForm(SeenStateForm):
+    outcome = forms.ChoiceField(label="Ruling", widget=forms.RadioSelect)
+    rationale = forms.CharField(
+        label="Rationale",
+        max_length=review.RATIONALE_MAX_CHARS,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=review.RATIONALE_RULE.replace("Write", "Required; write"),
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        labels = dict(Review.Outcome.choices)
+        # A page offers what the claim allows now; a post may name any ruling,
+        # so that one made stale by another reviewer is refused by the workflow
+        # with who ruled and what, rather than as an unknown choice.
+        steps = review.allowed_rulings(self.claim) if not self.is_bound else []
+        self.fields["outcome"].choices = [
+            (step, labels[step]) for step in steps or review.RULINGS
+        ]
+
+    def clean_rationale(self) -> str:
+        return _clean_rationale(self.cleaned_data["rationale"])
+
+
+class ReopenForm(SeenStateForm):
+    rationale = forms.CharField(
+        label="Why reopen",
+        max_length=review.RATIONALE_MAX_CHARS,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=review.RATIONALE_RULE.replace("Write", "Required; write"),
+    )
+
+    def clean_rationale(self) -> str:
+        return _clean_rationale(self.cleaned_data["rationale"])

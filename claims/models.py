@@ -2,7 +2,7 @@ import hashlib
 
 from django.conf import settings
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import Exists, ExpressionWrapper, F, OuterRef, Q
 from django.urls import reverse
 
 from sources.models import GRADE_VALUES, Document, Grade, Source
@@ -108,6 +108,44 @@ class ClaimQuerySet(models.QuerySet):
     def awaiting_review(self) -> "ClaimQuerySet":
         return self.filter(Q(status=Claim.Status.IN_REVIEW) | Q(needs_rereview=True))
 
+    def with_involvement(self, user) -> "ClaimQuerySet":
+        """Annotate whether the user logged each claim, cited a source for it or
+        related it to another claim: the three things four-eyes forbids a
+        reviewer to rule on. Subqueries, so the cost does not grow with rows."""
+        return self.annotate(
+            logged_by_me=ExpressionWrapper(
+                Q(logged_by_id=user.pk), output_field=models.BooleanField()
+            ),
+            cited_by_me=Exists(
+                Citation.objects.filter(claim=OuterRef("pk"), created_by_id=user.pk)
+            ),
+            related_by_me=Exists(
+                Relation.objects.filter(
+                    Q(claim_a=OuterRef("pk")) | Q(claim_b=OuterRef("pk")),
+                    created_by_id=user.pk,
+                )
+            ),
+        )
+
+    def not_involving(self, user) -> "ClaimQuerySet":
+        """Claims the user may rule on as far as four-eyes goes."""
+        return (
+            self.exclude(logged_by_id=user.pk)
+            .exclude(
+                Exists(
+                    Citation.objects.filter(claim=OuterRef("pk"), created_by_id=user.pk)
+                )
+            )
+            .exclude(
+                Exists(
+                    Relation.objects.filter(
+                        Q(claim_a=OuterRef("pk")) | Q(claim_b=OuterRef("pk")),
+                        created_by_id=user.pk,
+                    )
+                )
+            )
+        )
+
     def with_list_data(self) -> "ClaimQuerySet":
         return self.select_related("topic", "logged_by")
 
@@ -181,6 +219,8 @@ class Claim(models.Model):
     )
     external_id = models.CharField(max_length=100, null=True, blank=True, unique=True)
     submission_note = models.TextField(blank=True)
+    # When the claim was last submitted for review: the queue's "waiting since".
+    submitted_at = models.DateTimeField(null=True, blank=True, db_index=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
     # Optimistic locking: every save of the statement or facets bumps it.
@@ -443,6 +483,15 @@ class Relation(models.Model):
 class ReviewQuerySet(models.QuerySet):
     def visible_to(self, user) -> "ReviewQuerySet":
         return self.filter(claim__in=Claim.objects.visible_to(user))
+
+    # Bulk writes skip Review.save and Review.delete: refuse them here as well.
+    def update(self, **kwargs) -> int:
+        raise ValueError("Reviews are append-only: a ruling is never changed.")
+
+    def delete(self):
+        raise ValueError("Reviews are append-only: a ruling is never deleted.")
+
+    delete.queryset_only = True
 
 
 class Review(models.Model):

@@ -12,7 +12,6 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import (
     Count,
-    Exists,
     IntegerField,
     OuterRef,
     Q,
@@ -105,13 +104,11 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         ),
     }
     if user.is_reviewer:
-        # Four eyes: a reviewer never rules on a claim they logged or cited.
+        # Four eyes: a reviewer never rules on a claim they logged, cited or
+        # related.
         queue = (
             visible.awaiting_review()
-            .exclude(logged_by=user)
-            .exclude(
-                Exists(Citation.objects.filter(claim=OuterRef("pk"), created_by=user))
-            )
+            .not_involving(user)
             .with_list_data()
             .order_by("-needs_rereview", "updated_at", "id")
         )
@@ -305,6 +302,20 @@ def time_range(claim: Claim) -> str:
 
 @login_required
 def claim_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    return render_claim_page(request, pk)
+
+
+def render_claim_page(
+    request: HttpRequest,
+    pk: int,
+    *,
+    status: int = 200,
+    bound: dict | None = None,
+    refusal: str = "",
+    kept: dict | None = None,
+) -> HttpResponse:
+    """The claim page; the workflow's views render it again with their bound
+    form (``bound``), or with a refusal and what the person typed (``kept``)."""
     user = request.user
     visible = Claim.objects.visible_to(user)
     claim = get_object_or_404(
@@ -328,10 +339,14 @@ def claim_detail(request: HttpRequest, pk: int) -> HttpResponse:
             review.likelihood_term_at = LikelihoodTerm(
                 likelihood_term(review.likelihood_at)
             )
+    can_edit = Claim.objects.editable_by(user).filter(pk=claim.pk).exists()
     return render(
         request,
         "claims/claim_detail.html",
         {
+            **workflow_context(
+                user, claim, reviews, can_edit, bound or {}, refusal, kept or {}
+            ),
             "claim": claim,
             "places": list(claim.places.all()),
             "time_range": time_range(claim) if claim.time_text else "",
@@ -346,8 +361,9 @@ def claim_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "reviews": reviews,
             "audit_entries": audit_trail(claim, citations, relations),
             "audit_limit": AUDIT_LIMIT,
-            "can_edit": Claim.objects.editable_by(user).filter(pk=claim.pk).exists(),
+            "can_edit": can_edit,
         },
+        status=status,
     )
 
 
@@ -355,10 +371,11 @@ def claim_detail(request: HttpRequest, pk: int) -> HttpResponse:
 # Kept below the reading views; these imports belong with the ones at the top.
 from django.contrib import messages  # noqa: E402
 from django.core.exceptions import PermissionDenied, RequestDataTooBig  # noqa: E402
-from django.db import IntegrityError  # noqa: E402
+from django.db import IntegrityError, transaction  # noqa: E402
 from django.http import JsonResponse  # noqa: E402
 from django.shortcuts import redirect  # noqa: E402
 
+from claims.confirmation_store import lock_writers  # noqa: E402
 from claims.forms import (  # noqa: E402
     SAVE_REFUSED,
     ClaimEntry,
@@ -386,8 +403,10 @@ def claim_update(request: HttpRequest, pk: int) -> HttpResponse:
     claims = Claim.objects.editable_by(request.user)
     if request.method == "POST":
         # Locked until the request's transaction ends, so that the version
-        # compared is the version replaced.
-        claims = claims.select_for_update()
+        # compared is the version replaced. In the same order as every other
+        # writer (see actions._lock_claim), so that no two wait on each other.
+        lock_writers()
+        claims = claims.select_for_update(no_key=True)
     return claim_entry_page(request, get_object_or_404(claims, pk=pk))
 
 
@@ -475,3 +494,477 @@ def claim_lookup(request: HttpRequest) -> JsonResponse:
         ],
         safe=False,
     )
+
+
+# The review workflow -----------------------------------------------------------
+# Submitting, ruling and reopening go through claims.actions, which lock the
+# claim and apply the rules of claims.review. A refusal is answered with the
+# claim page and its message (never an exception): the refusal's audit row then
+# commits with the request instead of being rolled back.
+from django.views.decorators.http import require_POST  # noqa: E402
+
+from analysts.audit import record_refusal  # noqa: E402
+from claims import actions  # noqa: E402
+from claims import review as rules  # noqa: E402
+from claims.forms import (  # noqa: E402
+    CitationForm,
+    RelationForm,
+    ReopenForm,
+    RulingForm,
+    SubmitForm,
+)
+from claims.models import Review  # noqa: E402
+from sources.models import Document  # noqa: E402
+
+QUEUE_SORTS = {
+    "waiting": "waiting longest first",
+    "-waiting": "waiting shortest first",
+    "-likelihood": "likelihood, highest first",
+    "likelihood": "likelihood, lowest first",
+}
+QUEUE_ORDER = {
+    "waiting": ("waiting_since", "id"),
+    "-waiting": ("-waiting_since", "-id"),
+    "-likelihood": ("-likelihood", "waiting_since", "id"),
+    "likelihood": ("likelihood", "waiting_since", "id"),
+}
+
+
+def picker_choices(user) -> dict:
+    """The document and source pickers' options, as the entry page lists them."""
+    documents = Document.objects.visible_to(user).select_related("publisher")
+    sources = Source.objects.visible_to(user).only("pk", "name")
+    return {
+        "document": [("", "— pick a document —")]
+        + [(doc.pk, f"{doc} · {doc.publisher.name}") for doc in documents],
+        "source": [("", "— pick a source —")]
+        + [(source.pk, source.name) for source in sources],
+    }
+
+
+def citation_add_form(user, data=None) -> CitationForm:
+    form = CitationForm(data, prefix="cite", user=user, choices=picker_choices(user))
+    # The claim page offers no "new document" fields: those live on the entry
+    # page and the documents pages.
+    form.fields["document"].help_text = "Pick one already logged."
+    return form
+
+
+def workflow_context(
+    user,
+    claim: Claim,
+    reviews: list[Review],
+    can_edit: bool,
+    bound: dict,
+    refusal: str,
+    kept: dict,
+) -> dict:
+    """The claim page's workflow panel: what this person may do to the claim
+    now, and the forms to do it."""
+    seen = {"claim": claim, "last_review": reviews[-1].pk if reviews else 0}
+    context = {
+        "verdict_differs": rules.verdict_differs(claim),
+        "refusal": refusal,
+        "kept_text": kept.get("rationale")
+        or kept.get("reopen_rationale")
+        or kept.get("note", ""),
+    }
+    if claim.status == Claim.Status.OPEN and rules.may_submit(user, claim):
+        context["submit_form"] = bound.get("submit") or SubmitForm(
+            initial={"note": kept.get("note", claim.submission_note)}, **seen
+        )
+    if user.is_reviewer:
+        reason = rules.four_eyes_reason(user, claim)
+        context["four_eyes_reason"] = reason
+        if not reason and rules.allowed_rulings(claim):
+            context["ruling_form"] = bound.get("ruling") or RulingForm(
+                initial={
+                    "outcome": kept.get("outcome"),
+                    "rationale": kept.get("rationale", ""),
+                },
+                **seen,
+            )
+        if not reason and rules.next_status(claim, Review.Outcome.REOPENED):
+            context["reopen_form"] = bound.get("reopen") or ReopenForm(
+                initial={"rationale": kept.get("reopen_rationale", "")}, **seen
+            )
+    if user.is_analyst and not can_edit:
+        # Who cannot use the entry page (another's claim, or a ruled one) may
+        # still add evidence here.
+        context["citation_form"] = bound.get("citation") or citation_add_form(user)
+        context["relation_form"] = bound.get("relation") or RelationForm(
+            prefix="relate", user=user, claim=claim
+        )
+    return context
+
+
+def visible_claim(request: HttpRequest, pk: int) -> Claim:
+    return get_object_or_404(Claim.objects.visible_to(request.user), pk=pk)
+
+
+def refused(
+    request: HttpRequest, claim: Claim, refusal: rules.Refused, kept: dict
+) -> HttpResponse:
+    return render_claim_page(
+        request,
+        claim.pk,
+        status=refusal.http_status,
+        refusal=str(refusal),
+        kept=kept,
+    )
+
+
+def precheck(
+    request: HttpRequest, claim: Claim, step: str, *checks
+) -> HttpResponse | None:
+    """Who asks, checked before the form: a refusal answered and audited."""
+    try:
+        for check in checks:
+            check()
+    except rules.Refused as refusal:
+        if refusal.audited:
+            record_refusal(request.user, claim, f"{step}: {refusal}")
+        return refused(request, claim, refusal, {})
+    return None
+
+
+@login_required
+@require_POST
+def claim_submit(request: HttpRequest, pk: int) -> HttpResponse:
+    user, claim = request.user, visible_claim(request, pk)
+    answer = precheck(
+        request, claim, "submit", lambda: rules.check_may_submit(user, claim)
+    )
+    if answer:
+        return answer
+    form = SubmitForm(request.POST, claim=claim)
+    if not form.is_valid():
+        return render_claim_page(request, pk, bound={"submit": form})
+    data = form.cleaned_data
+    try:
+        actions.submit_claim(
+            user, claim, data["note"], expected_version=data["version"]
+        )
+    except rules.Refused as refusal:
+        return refused(request, claim, refusal, {"note": data["note"]})
+    messages.success(request, f"Claim #{claim.pk} submitted for review.")
+    return redirect(claim)
+
+
+def reviewer_checks(user, claim: Claim) -> tuple:
+    return (
+        lambda: rules.check_may_review(user),
+        lambda: rules.check_four_eyes(user, claim),
+    )
+
+
+@login_required
+@require_POST
+def claim_rule(request: HttpRequest, pk: int) -> HttpResponse:
+    user, claim = request.user, visible_claim(request, pk)
+    answer = precheck(request, claim, "rule", *reviewer_checks(user, claim))
+    if answer:
+        return answer
+    form = RulingForm(request.POST, claim=claim)
+    if not form.is_valid():
+        return render_claim_page(request, pk, bound={"ruling": form})
+    data = form.cleaned_data
+    try:
+        ruling = actions.rule_claim(
+            user,
+            claim,
+            data["outcome"],
+            data["rationale"],
+            expected_version=data["version"],
+            seen_review=data["last_review"],
+        )
+    except rules.Refused as refusal:
+        kept = {"outcome": data["outcome"], "rationale": data["rationale"]}
+        return refused(request, claim, refusal, kept)
+    messages.success(
+        request, f"Claim #{claim.pk}: {ruling.get_outcome_display()}, recorded."
+    )
+    return redirect(claim)
+
+
+@login_required
+@require_POST
+def claim_reopen(request: HttpRequest, pk: int) -> HttpResponse:
+    user, claim = request.user, visible_claim(request, pk)
+    answer = precheck(request, claim, "reopen", *reviewer_checks(user, claim))
+    if answer:
+        return answer
+    form = ReopenForm(request.POST, claim=claim)
+    if not form.is_valid():
+        return render_claim_page(request, pk, bound={"reopen": form})
+    data = form.cleaned_data
+    try:
+        actions.reopen_claim(
+            user,
+            claim,
+            data["rationale"],
+            expected_version=data["version"],
+            seen_review=data["last_review"],
+        )
+    except rules.Refused as refusal:
+        return refused(request, claim, refusal, {"reopen_rationale": data["rationale"]})
+    messages.success(request, f"Claim #{claim.pk} reopened.")
+    return redirect(claim)
+
+
+def analysts_only(user) -> None:
+    if not user.is_analyst:
+        raise PermissionDenied("Only analysts add citations and relations.")
+
+
+@login_required
+@require_POST
+def citation_add(request: HttpRequest, pk: int) -> HttpResponse:
+    """Add one citation from the claim page: evidence may still arrive for a
+    claim that is ruled or logged by someone else."""
+    user, claim = request.user, visible_claim(request, pk)
+    analysts_only(user)
+    form = citation_add_form(user, request.POST)
+    if form.is_valid():
+        citation = form.save(commit=False)
+        citation.claim, citation.created_by = claim, user
+        try:
+            with transaction.atomic():
+                if form.new_document is not None:
+                    actions.save_document(user, form.new_document)
+                    citation.document = form.new_document
+                actions.add_citation(user, citation)
+        except IntegrityError:
+            form.add_error(
+                "excerpt", "This source's excerpt of this document is already cited."
+            )
+        else:
+            messages.success(request, f"Citation added to claim #{claim.pk}.")
+            return redirect(claim)
+    return render_claim_page(request, pk, bound={"citation": form})
+
+
+@login_required
+@require_POST
+def relation_add(request: HttpRequest, pk: int) -> HttpResponse:
+    user, claim = request.user, visible_claim(request, pk)
+    analysts_only(user)
+    form = RelationForm(request.POST, prefix="relate", user=user, claim=claim)
+    if form.is_valid():
+        relation = form.save(commit=False)
+        other = form.cleaned_data["other_claim"]
+        relation.claim_a_id, relation.claim_b_id = sorted((claim.pk, other.pk))
+        relation.created_by = user
+        try:
+            with transaction.atomic():
+                actions.add_relation(user, relation)
+        except IntegrityError:
+            form.add_error("other_claim", "These two claims are already related.")
+        else:
+            messages.success(request, f"Relation added to claim #{claim.pk}.")
+            return redirect(claim)
+    return render_claim_page(request, pk, bound={"relation": form})
+
+
+@login_required
+def review_queue(request: HttpRequest) -> HttpResponse:
+    """Claims in review and ruled claims flagged for re-review, longest waiting
+    first; those four-eyes keeps the reviewer from ruling are shown, marked."""
+    user = request.user
+    if not user.is_reviewer:
+        raise PermissionDenied("Only reviewers work the review queue.")
+    queue = (
+        listed_claims(user)
+        .awaiting_review()
+        .with_involvement(user)
+        .annotate(waiting_since=Coalesce("submitted_at", "created_at"))
+    )
+    params = request.GET.copy()
+    params.pop("ordering", None)
+    filterset = ClaimFilter(params, queryset=queue, request=request)
+    valid = filterset.is_valid()
+    sort = request.GET.get("sort", "waiting")
+    if sort not in QUEUE_ORDER:
+        sort = "waiting"
+    claims = filterset.qs.order_by(*QUEUE_ORDER[sort]) if valid else queue.none()
+    page = Paginator(claims, PAGE_SIZE).get_page(request.GET.get("page"))
+    for claim in page.object_list:
+        claim.four_eyes = rules.involvement_reason(claim)
+    params.pop("page", None)
+    return render(
+        request,
+        "claims/review_queue.html",
+        {
+            "filter": filterset,
+            "page": page,
+            "query": params.urlencode(),
+            "sort": sort,
+            "sorts": QUEUE_SORTS.items(),
+            "filtered": any(
+                value for name, value in params.items() if name not in ("sort",)
+            ),
+        },
+    )
+
+
+# Importing and exporting claims -----------------------------------------------
+# The import page reads the file, shows a dry run's report and keeps the parsed
+# rows in the session (the database: the app tier keeps no files), so that the
+# commit imports exactly what was previewed. claims/imports.py does the work.
+import base64  # noqa: E402
+import json  # noqa: E402
+import secrets  # noqa: E402
+import zlib  # noqa: E402
+
+from django import forms  # noqa: E402
+from django.core.serializers.json import DjangoJSONEncoder  # noqa: E402
+from django.views.decorators.http import require_POST  # noqa: E402
+
+from claims import imports as claim_imports  # noqa: E402
+from claims.exports import export_response  # noqa: E402
+
+IMPORT_SESSION_KEY = "claim_import"
+PREVIEW_ROWS = 500
+# Room for the multipart envelope around the file itself.
+UPLOAD_OVERHEAD = 64 * 1024
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(
+        label="CSV or JSON file",
+        help_text=f"At most {claim_imports.WEB_MAX_BYTES // claim_imports.MB} MB; "
+        "larger files go through manage.py import_claims.",
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,.json"}),
+    )
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if claim_imports.file_kind(upload.name) is None:
+            raise forms.ValidationError("Give a file whose name ends in .csv or .json.")
+        too_big = claim_imports.size_problem(
+            claim_imports.file_kind(upload.name),
+            upload.size,
+            claim_imports.WEB_MAX_BYTES,
+        )
+        if too_big:
+            raise forms.ValidationError(too_big.message)
+        return upload
+
+
+def importer_for(user, dry_run: bool, label: str) -> claim_imports.Importer:
+    """Administrators may import others' records and rulings; managers' new
+    sources keep the file's grades; everybody else's start at F."""
+    return claim_imports.Importer(
+        user,
+        trusted=user.is_superuser,
+        may_grade=user.is_manager,
+        dry_run=dry_run,
+        label=label,
+    )
+
+
+def render_import(
+    request: HttpRequest,
+    form: ImportForm,
+    report=None,
+    token: str = "",
+    name: str = "",
+    status: int = 200,
+    problem: str = "",
+) -> HttpResponse:
+    return render(
+        request,
+        "claims/import_preview.html" if report else "claims/import_form.html",
+        {
+            "form": form,
+            "problem": problem,
+            "report": report,
+            "rows": report.rows[:PREVIEW_ROWS] if report else [],
+            "preview_rows": PREVIEW_ROWS,
+            "token": token,
+            "name": name,
+            "max_mb": claim_imports.WEB_MAX_BYTES // claim_imports.MB,
+        },
+        status=status,
+    )
+
+
+def keep_parsed(request: HttpRequest, parsed, name: str) -> str:
+    text = json.dumps(parsed.to_json(), cls=DjangoJSONEncoder)
+    token = secrets.token_urlsafe(16)
+    request.session[IMPORT_SESSION_KEY] = {
+        "token": token,
+        "name": name,
+        "rows": base64.b64encode(zlib.compress(text.encode("utf-8"))).decode("ascii"),
+    }
+    return token
+
+
+def kept_parsed(request: HttpRequest, token: str):
+    kept = request.session.get(IMPORT_SESSION_KEY) or {}
+    if not token or not secrets.compare_digest(kept.get("token", ""), token):
+        return None, ""
+    text = zlib.decompress(base64.b64decode(kept["rows"])).decode("utf-8")
+    return claim_imports.ParsedFile.from_json(json.loads(text)), kept["name"]
+
+
+@login_required
+def claim_import(request: HttpRequest) -> HttpResponse:
+    if not request.user.is_analyst:
+        raise PermissionDenied("Only analysts import claims.")
+    if request.method != "POST":
+        return render_import(request, ImportForm())
+    limit = claim_imports.WEB_MAX_BYTES + UPLOAD_OVERHEAD
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > limit:
+        # Refused by its declared size, before the body is read.
+        problem = claim_imports.size_problem("csv", length, limit).message
+        return render_import(request, ImportForm(), status=413, problem=problem)
+    form = ImportForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return render_import(request, form)
+    upload = form.cleaned_data["file"]
+    parsed = claim_imports.read_file(upload.file, upload.name, upload.size)
+    parsed.rows = list(parsed.rows)
+    report = importer_for(request.user, True, upload.name).run(parsed)
+    token = keep_parsed(request, parsed, upload.name) if report.ok else ""
+    return render_import(request, form, report=report, token=token, name=upload.name)
+
+
+@login_required
+@require_POST
+def claim_import_commit(request: HttpRequest) -> HttpResponse:
+    if not request.user.is_analyst:
+        raise PermissionDenied("Only analysts import claims.")
+    parsed, name = kept_parsed(request, request.POST.get("token", ""))
+    if parsed is None:
+        messages.info(request, "Nothing to import: upload the file again.")
+        return redirect("claims:claim_import")
+    report = importer_for(request.user, False, name).run(parsed)
+    if not report.committed:
+        # What changed since the preview is shown; the kept rows stay for a retry.
+        return render_import(
+            request, ImportForm(), report=report, name=name, status=409
+        )
+    del request.session[IMPORT_SESSION_KEY]
+    messages.success(request, f"Imported {name}: {report.summary()}.")
+    return redirect("claims:claim_list")
+
+
+@login_required
+def claim_export_json(request: HttpRequest) -> HttpResponse:
+    """The filtered claims in the import format (JSON), as the list shows them."""
+    filterset = ClaimFilter(
+        request.GET, queryset=Claim.objects.visible_to(request.user), request=request
+    )
+    if not filterset.is_valid():
+        problems = "; ".join(
+            f"{name}: {' '.join(errors)}" for name, errors in filterset.errors.items()
+        )
+        return HttpResponseBadRequest(
+            f"The filters are not valid: {problems}", content_type="text/plain"
+        )
+    return export_response(filterset.qs, "json")
