@@ -1,5 +1,6 @@
 from django import forms
 
+from claims.models import Topic
 from sources.models import Document, Grade, Source
 
 DESCRIPTION_MAX = 20_000
@@ -109,3 +110,51 @@ class GradeForm(forms.Form):
                 f"Give the reason in at least {RATIONALE_MIN_WORDS} words."
             )
         return self.cleaned_data["rationale"].strip()
+
+
+class ReliabilityFilterForm(forms.Form):
+    """The reliability report's filters; an invalid field is left out, not fatal."""
+
+    by = forms.ChoiceField(
+        choices=[("source", "source"), ("origin", "origin")],
+        required=False,
+        label="One row per",
+        help_text="An origin is a source and everything part of it.",
+    )
+    topic = forms.ModelChoiceField(
+        queryset=Topic.objects.only("pk", "name"), required=False, empty_label="any"
+    )
+    period_from = forms.DateField(
+        required=False,
+        label="Period from",
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+    period_to = forms.DateField(
+        required=False,
+        label="Period to",
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        help_text="Claims whose event falls in the period, or that a source "
+        "reported in it.",
+    )
+    kind = forms.ChoiceField(required=False, label="Source kind")
+    country = forms.ChoiceField(required=False)
+    ordering = forms.ChoiceField(required=False, label="Sort by")
+
+    def __init__(self, *args, countries: list[str], orderings, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["kind"].choices = [("", "any"), *Source.Kind.choices]
+        self.fields["country"].choices = [("", "any")] + [(c, c) for c in countries]
+        self.fields["ordering"].choices = [("", "Rulings, most first"), *orderings]
+
+    def clean(self) -> dict:
+        data = super().clean()
+        start, end = data.get("period_from"), data.get("period_to")
+        if start and end and start > end:
+            self.add_error("period_to", "The period ends before it starts.")
+        return data
+
+    def valid_data(self) -> dict:
+        """The filters that passed validation; the others count as unset."""
+        self.is_valid()
+        # Django drops a field from cleaned_data when it fails validation.
+        return self.cleaned_data

@@ -9,6 +9,17 @@ urlpatterns = [
     path("<int:pk>/", views.source_detail, name="source_detail"),
     path("<int:pk>/edit/", views.source_update, name="source_update"),
     path("<int:pk>/grade/", views.source_grade, name="source_grade"),
+    path("reliability/", views.reliability_report, name="reliability_report"),
+    path(
+        "reliability/export.csv",
+        views.reliability_report_export,
+        name="reliability_report_export",
+    ),
+    path(
+        "reliability/print/",
+        views.reliability_report_print,
+        name="reliability_report_print",
+    ),
     path("documents/", views.document_list, name="document_list"),
     path("documents/new/", views.document_create, name="document_create"),
     path("documents/<int:pk>/", views.document_detail, name="document_detail"),

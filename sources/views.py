@@ -1,26 +1,46 @@
+import csv
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db import OperationalError, transaction
 from django.db.models import Count, Q
-from django.http import HttpRequest, HttpResponse
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    StreamingHttpResponse,
+)
 from django.shortcuts import get_object_or_404, redirect, render
-from django.template.defaultfilters import pluralize
+from django.template.defaultfilters import floatformat, pluralize
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from claims.actions import change_grade, save_document, save_source
 from claims.models import Citation, Claim
+from sources import reliability
 from sources.filters import DocumentFilter, SourceFilter
-from sources.forms import DocumentForm, GradeForm, SourceForm
-from sources.models import Document, Source
+from sources.forms import DocumentForm, GradeForm, ReliabilityFilterForm, SourceForm
+from sources.models import Document, Grade, Source
+from sources.reliability import Record, Selection
 
 SOURCES_PER_PAGE = 50
 DOCUMENTS_PER_PAGE = 50
 CLAIMS_PER_PAGE = 25
 DOCUMENTS_ON_SOURCE_PAGE = 20
+RELIABILITY_PER_PAGE = 50
+# The printable view lists every row up to this; beyond it, the CSV.
+RELIABILITY_PRINT_LIMIT = 1000
+# PostgreSQL's SQLSTATE for a statement cancelled by statement_timeout.
+QUERY_CANCELED = "57014"
+# A spreadsheet runs a cell that starts with one of these as a formula.
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass
@@ -100,8 +120,20 @@ def parts_tree(source: Source, lineage: list[Source]) -> list[Part]:
     return grow(source.pk, {source.pk})
 
 
+def safe_next(request: HttpRequest, url: str | None) -> str:
+    """A page on this site to go back to after a form, or ""."""
+    if url and url_has_allowed_host_and_scheme(
+        url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return url
+    return ""
+
+
 def source_detail_context(
-    request: HttpRequest, source: Source, grade_form: GradeForm | None = None
+    request: HttpRequest,
+    source: Source,
+    grade_form: GradeForm | None = None,
+    next_url: str = "",
 ) -> dict:
     user = request.user
     lineage = list(
@@ -124,8 +156,15 @@ def source_detail_context(
         .filter(publisher=source)
         .only("pk", "title", "kind", "published_on", "retracted")
     )
+    track_record = None
+    if user.is_manager:
+        quarters = reliability.quarterly_rulings(user, source)
+        track_record = {"quarters": quarters, **reliability.quarter_bars(quarters)}
     if grade_form is None and user.is_manager:
-        grade_form = GradeForm(source=source)
+        # The report links here with the grade its record suggests.
+        proposed = request.GET.get("grade", "")
+        initial = {"grade": proposed} if proposed in Grade.values else {}
+        grade_form = GradeForm(source=source, initial=initial)
     return {
         "source": source,
         "ancestors": source.ancestors(),
@@ -138,6 +177,8 @@ def source_detail_context(
         ),
         "grade_changes": source.grade_changes.select_related("changed_by"),
         "grade_form": grade_form,
+        "next_url": next_url,
+        "track_record": track_record,
         "may_edit": Source.objects.editable_by(user).filter(pk=source.pk).exists(),
     }
 
@@ -148,8 +189,11 @@ def source_detail(request: HttpRequest, pk: int) -> HttpResponse:
         Source.objects.visible_to(request.user).select_related("parent", "origin"),
         pk=pk,
     )
+    next_url = safe_next(request, request.GET.get("next"))
     return render(
-        request, "sources/source_detail.html", source_detail_context(request, source)
+        request,
+        "sources/source_detail.html",
+        source_detail_context(request, source, next_url=next_url),
     )
 
 
@@ -190,8 +234,11 @@ def source_grade(request: HttpRequest, pk: int) -> HttpResponse:
         raise PermissionDenied("Only managers change a source's grade.")
     source = get_object_or_404(Source.objects.visible_to(request.user), pk=pk)
     form = GradeForm(request.POST, source=source)
+    next_url = safe_next(request, request.POST.get("next"))
     if not form.is_valid():
-        context = source_detail_context(request, source, grade_form=form)
+        context = source_detail_context(
+            request, source, grade_form=form, next_url=next_url
+        )
         return render(request, "sources/source_detail.html", context)
     old = source.grade
     new = form.cleaned_data["grade"]
@@ -201,7 +248,7 @@ def source_grade(request: HttpRequest, pk: int) -> HttpResponse:
         f"Grade changed from {old} to {new}; "
         f"{changed} claim{pluralize(changed)} recomputed.",
     )
-    return redirect(source)
+    return redirect(next_url or source.get_absolute_url())
 
 
 @login_required
@@ -286,3 +333,227 @@ def document_create(request: HttpRequest) -> HttpResponse:
 def document_update(request: HttpRequest, pk: int) -> HttpResponse:
     document = get_object_or_404(Document.objects.editable_by(request.user), pk=pk)
     return document_edit(request, document)
+
+
+# --- the source reliability report ---------------------------------------------
+
+
+def require_manager(user) -> None:
+    if not user.is_manager:
+        raise PermissionDenied("The reliability report is for managers.")
+
+
+def report_selection(
+    request: HttpRequest,
+) -> tuple[ReliabilityFilterForm, Selection, str]:
+    form = ReliabilityFilterForm(
+        request.GET,
+        countries=reliability.countries(),
+        orderings=reliability.ORDERING_CHOICES,
+    )
+    data = form.valid_data()
+    selection = Selection(
+        by_origin=data.get("by") == "origin",
+        topic=data.get("topic"),
+        period_from=data.get("period_from"),
+        period_to=data.get("period_to"),
+        kind=data.get("kind", ""),
+        country=data.get("country", ""),
+    )
+    return form, selection, data.get("ordering") or reliability.DEFAULT_ORDERING
+
+
+def report_columns(ordering: str) -> list[dict]:
+    """Header links: a click sorts ascending (counts: descending first), the next
+    click reverses."""
+    columns = []
+    for column in reliability.COLUMNS:
+        key = column.key
+        state = {key: "ascending", f"-{key}": "descending"}.get(ordering, "")
+        if state:
+            value = key if state == "descending" else f"-{key}"
+        else:
+            value = f"-{key}" if column.numeric else key
+        columns.append(
+            {
+                "key": key,
+                "label": column.label,
+                "value": value,
+                "state": state,
+                "numeric": column.numeric,
+            }
+        )
+    return columns
+
+
+def drill_down_links(record: Record, selection: Selection) -> dict[str, str]:
+    """The claim list behind each count of a row, as far as its filters reach."""
+    base = reverse("claims:claim_list")
+    params = {"origin" if selection.by_origin else "source": record.id}
+    if selection.topic is not None:
+        params["topic"] = selection.topic.pk
+    if selection.period_from:
+        params["time_from"] = selection.period_from.isoformat()
+    if selection.period_to:
+        params["time_to"] = selection.period_to.isoformat()
+
+    def link(status: str = "") -> str:
+        query = {**params, "status": status} if status else params
+        return f"{base}?{urlencode(query)}"
+
+    return {
+        "supported": link(),
+        "confirmed": link(Claim.Status.CONFIRMED),
+        "refuted": link(Claim.Status.REFUTED),
+        "open": link(Claim.Status.OPEN),
+        "in_review": link(Claim.Status.IN_REVIEW),
+    }
+
+
+class ReportTooSlow(Exception):
+    """The database gave up on the report (its statement timeout)."""
+
+
+def report_records(
+    request: HttpRequest,
+) -> tuple[ReliabilityFilterForm, Selection, str, list[Record]]:
+    form, selection, ordering = report_selection(request)
+    try:
+        # A savepoint, so that the request's transaction survives a cancelled query.
+        with transaction.atomic():
+            records = reliability.source_records(request.user, selection)
+    except OperationalError as error:
+        if getattr(error.__cause__, "pgcode", None) == QUERY_CANCELED:
+            raise ReportTooSlow from error
+        raise
+    return form, selection, ordering, reliability.sort_records(records, ordering)
+
+
+def report_too_slow(request: HttpRequest) -> HttpResponse:
+    form, selection, ordering = report_selection(request)
+    context = report_context(form, selection, ordering, [])
+    context["too_slow"] = True
+    return render(request, "sources/reliability_report.html", context, status=503)
+
+
+def report_context(form, selection: Selection, ordering: str, rows) -> dict:
+    for record in rows:
+        record.links = drill_down_links(record, selection)
+    return {
+        "form": form,
+        "rows": rows,
+        "selection": selection,
+        "columns": report_columns(ordering),
+        "subject": "origin" if selection.by_origin else "source",
+        "chart": reliability.accuracy_chart(list(rows)),
+        "min_rulings": reliability.MIN_RULINGS,
+        "thresholds": reliability.LOWER_BOUND_GRADES,
+        "unreliable_upper": reliability.UNRELIABLE_UPPER_BOUND,
+        "grades": Grade.choices,
+    }
+
+
+@login_required
+def reliability_report(request: HttpRequest) -> HttpResponse:
+    require_manager(request.user)
+    try:
+        form, selection, ordering, records = report_records(request)
+    except ReportTooSlow:
+        return report_too_slow(request)
+    page = Paginator(records, RELIABILITY_PER_PAGE).get_page(request.GET.get("page"))
+    context = report_context(form, selection, ordering, page.object_list)
+    context["page_obj"] = page
+    return render(request, "sources/reliability_report.html", context)
+
+
+@login_required
+def reliability_report_print(request: HttpRequest) -> HttpResponse:
+    require_manager(request.user)
+    try:
+        form, selection, ordering, records = report_records(request)
+    except ReportTooSlow:
+        return report_too_slow(request)
+    rows = records[:RELIABILITY_PRINT_LIMIT]
+    context = report_context(form, selection, ordering, rows)
+    context.update(
+        total=len(records),
+        limit=RELIABILITY_PRINT_LIMIT,
+        printed_at=timezone.now(),
+    )
+    return render(request, "sources/reliability_report_print.html", context)
+
+
+def csv_cell(value: object) -> object:
+    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
+        return "'" + value
+    return value
+
+
+def record_cells(record: Record) -> list[object]:
+    """One CSV row, as the report's table shows it."""
+    return [
+        csv_cell(value)
+        for value in (
+            record.name,
+            record.get_kind_display(),
+            record.country,
+            record.grade,
+            record.suggested,
+            record.agreement,
+            record.supported,
+            record.confirmed,
+            record.refuted,
+            record.still_open,
+            record.rulings,
+            floatformat(record.accuracy, 3),
+            floatformat(record.low, 3),
+            floatformat(record.high, 3),
+            record.firsts,
+            floatformat(record.median_lead, -1)
+            if record.median_lead is not None
+            else "",
+            record.latest.isoformat() if record.latest else "",
+        )
+    ]
+
+
+class Echo:
+    """A file-like sink for csv.writer that hands each line back."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+@login_required
+def reliability_report_export(request: HttpRequest) -> HttpResponse:
+    require_manager(request.user)
+    try:
+        form, selection, ordering, records = report_records(request)
+    except ReportTooSlow:
+        return HttpResponse(
+            "The report took too long; narrow it by topic or period.",
+            status=503,
+            content_type="text/plain",
+        )
+    if form.errors:
+        problems = "; ".join(
+            f"{name}: {' '.join(messages)}" for name, messages in form.errors.items()
+        )
+        return HttpResponseBadRequest(
+            f"The filters are not valid: {problems}", content_type="text/plain"
+        )
+    writer = csv.writer(Echo())
+    header = [column.label for column in reliability.COLUMNS]
+    if selection.by_origin:
+        header[0] = "Origin"
+
+    def lines() -> Iterator[str]:
+        yield writer.writerow(header)
+        for record in records:
+            yield writer.writerow(record_cells(record))
+
+    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    stamp = timezone.now().strftime("%Y%m%d-%H%M")
+    name = f"source-reliability-{'origins' if selection.by_origin else 'sources'}"
+    response["Content-Disposition"] = f'attachment; filename="{name}-{stamp}.csv"'
+    return response
