@@ -5,6 +5,7 @@ a bad value fails loudly at start-up rather than at the first request.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -70,6 +71,10 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_filters",
     "csp",
+    "axes",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "analysts",
     "sources",
     "claims",
@@ -85,6 +90,10 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
+    "analysts.middleware.SessionIdleTimeoutMiddleware",
+    "analysts.middleware.NoStoreForSignedInMiddleware",
+    # Last, as django-axes requires: it turns a lock-out into its response.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -143,6 +152,20 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
 
+# django-axes counts failed sign-ins per username and address; the first backend
+# only refuses a locked-out pair, ModelBackend does the signing in (and refuses
+# deactivated users on every request, which ends their sessions).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# The same page whether or not the account exists: it names no user and no count.
+AXES_LOCKOUT_CALLABLE = "config.views.locked_out"
+
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
@@ -185,6 +208,14 @@ if WHITENOISE_USE_FINDERS:
 
 # Sessions: server-side rows in the database so app containers stay stateless.
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 8 * 60 * 60)
+# The absolute lifetime counts from sign-in (analysts.middleware), not from the
+# last write of the session; closing the browser ends the session too.
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SESSION_IDLE_TIMEOUT = env_int("SESSION_IDLE_TIMEOUT", 30 * 60)
+if SESSION_IDLE_TIMEOUT <= 0 or SESSION_COOKIE_AGE <= 0:
+    raise ImproperlyConfigured(
+        "SESSION_IDLE_TIMEOUT and SESSION_COOKIE_AGE must be positive seconds."
+    )
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
@@ -223,4 +254,44 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+}
+
+# The REST API under /api/v1/: JSON only, the same access rules as the pages.
+# Token authentication comes first so that an unauthenticated call is told how
+# to authenticate (401 with WWW-Authenticate) rather than a bare 403.
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "analysts.authentication.ApiTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["analysts.api.BoundedJSONParser"],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_PAGINATION_CLASS": "analysts.api.Pagination",
+    "DEFAULT_SCHEMA_CLASS": "analysts.api_schema.ApiAutoSchema",
+    "EXCEPTION_HANDLER": "analysts.api.exception_handler",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Claim tracker API",
+    "DESCRIPTION": (
+        "Claims, their sources and citations, and how confirmed each claim is. "
+        "Authenticate with a personal token from your profile page "
+        "(`Authorization: Token <key>`) or a signed-in session (with CSRF)."
+    ),
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "ClaimKindEnum": "claims.models.Claim.Kind",
+        "RelationKindEnum": "claims.models.Relation.Kind",
+        "SourceKindEnum": "sources.models.Source.Kind",
+        "DocumentKindEnum": "sources.models.Document.Kind",
+        "LevelEnum": "claims.models.Level",
+    },
+    # Air-gapped: Swagger UI and its assets come from drf-spectacular-sidecar.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }

@@ -49,12 +49,66 @@ def document_pk(world) -> dict:
     return {"pk": world["document"].pk}
 
 
+# The REST API and the profile's tokens: rows made on demand for the detail URLs.
+API_ANONYMOUS = 401  # the API asks for credentials rather than redirecting
+API_READ = (API_ANONYMOUS, 200, 200, 200, 200, 200, 200)
+API_DETAIL = (API_ANONYMOUS, 404, 200, 200, 200, 200, 200)
+# An empty form-encoded POST: refused by role first, else 415 (JSON only).
+API_ANALYSTS_POST = (API_ANONYMOUS, 403, 415, 415, 403, 403, 415)
+
+
+def citation_pk(world) -> dict:
+    return {"pk": world["claim"].citations.first().pk}
+
+
+def relation_pk(world) -> dict:
+    from tests.factories import RelationFactory
+
+    other = ClaimFactory(logged_by=world["people"]["bob"])
+    return {"pk": RelationFactory(claim_a=world["claim"], claim_b=other).pk}
+
+
+def place_pk(world) -> dict:
+    from tests.factories import PlaceFactory
+
+    return {"pk": PlaceFactory().pk}
+
+
+def topic_pk(world) -> dict:
+    from tests.factories import TopicFactory
+
+    return {"pk": TopicFactory().pk}
+
+
+def review_pk(world) -> dict:
+    from claims.models import Review
+
+    review = Review.objects.create(
+        claim=world["claim"],
+        reviewer=world["people"]["rita"],
+        outcome=Review.Outcome.SENT_BACK,
+        rationale="Needs a second source before a ruling.",
+    )
+    return {"pk": review.pk}
+
+
+def alices_token_pk(world) -> dict:
+    from analysts.models import ApiToken
+
+    return {"pk": ApiToken.issue(world["people"]["alice"], "script")[0].pk}
+
+
 # url name: (kwargs, GET expectations, POST expectations or None when POST is
 # not a separate concern). A POST with an empty body: forms answer 200 with
 # errors for those allowed; everybody else is refused before anything changes.
 MATRIX = {
     "login": (no_args, (200, 302, 302, 302, 302, 302, 302), None),
     "logout": (no_args, (405,) * 7, None),
+    # Anyone signed in changes their own password; an empty POST shows the errors.
+    "password_change": (no_args, EVERYONE, EVERYONE),
+    "password_change_done": (no_args, EVERYONE, None),
+    # Load balancers probe it without signing in.
+    "healthz": (no_args, (200,) * 7, None),
     "claims:dashboard": (no_args, EVERYONE, None),
     "claims:claim_list": (no_args, EVERYONE, None),
     "claims:claim_export": (no_args, EVERYONE, None),
@@ -63,6 +117,36 @@ MATRIX = {
     "claims:claim_update": (claim_pk, ALICE_OWN_CLAIM, ALICE_OWN_CLAIM),
     "claims:claim_similar": (no_args, EVERYONE, None),
     "claims:claim_lookup": (no_args, EVERYONE, None),
+    # Review workflow: an empty POST is an incomplete form (200 with its errors)
+    # for whoever may take the step; the rest are refused first. The claim is
+    # alice's (logged and cited by her): only she or ada submits it; rita and
+    # ada, who did neither, may rule on or reopen it.
+    "claims:claim_submit": (
+        claim_pk,
+        GET_NOT_ALLOWED,
+        (LOGIN, 404, 200, 403, 403, 403, 200),
+    ),
+    "claims:claim_rule": (
+        claim_pk,
+        GET_NOT_ALLOWED,
+        (LOGIN, 404, 403, 403, 200, 403, 200),
+    ),
+    "claims:claim_reopen": (
+        claim_pk,
+        GET_NOT_ALLOWED,
+        (LOGIN, 404, 403, 403, 200, 403, 200),
+    ),
+    "claims:citation_add": (
+        claim_pk,
+        GET_NOT_ALLOWED,
+        (LOGIN, 404, 200, 200, 403, 403, 200),
+    ),
+    "claims:relation_add": (
+        claim_pk,
+        GET_NOT_ALLOWED,
+        (LOGIN, 404, 200, 200, 403, 403, 200),
+    ),
+    "claims:review_queue": (no_args, (LOGIN, 403, 403, 403, 200, 403, 200), None),
     "sources:source_list": (no_args, EVERYONE, None),
     "sources:source_detail": (source_pk, ROLE_HOLDERS, None),
     "sources:source_create": (
@@ -81,10 +165,92 @@ MATRIX = {
         GET_NOT_ALLOWED,
         (LOGIN, 403, 403, 403, 403, 200, 200),
     ),
+    # The reliability report is for managers (and administrators) alone.
+    "sources:reliability_report": (
+        no_args,
+        (LOGIN, 403, 403, 403, 403, 200, 200),
+        None,
+    ),
+    "sources:reliability_report_export": (
+        no_args,
+        (LOGIN, 403, 403, 403, 403, 200, 200),
+        None,
+    ),
+    "sources:reliability_report_print": (
+        no_args,
+        (LOGIN, 403, 403, 403, 403, 200, 200),
+        None,
+    ),
     "sources:document_list": (no_args, EVERYONE, None),
     "sources:document_detail": (document_pk, ROLE_HOLDERS, None),
     "sources:document_create": (no_args, ANALYSTS_ONLY, ANALYSTS_ONLY),
     "sources:document_update": (document_pk, ANALYSTS_EDIT, ANALYSTS_EDIT),
+    # Import and export of claims: the export is the list's; importing is for
+    # analysts, and a commit with nothing kept to commit goes back to the form.
+    "claims:claim_export_json": (no_args, EVERYONE, None),
+    "claims:claim_import": (no_args, ANALYSTS_ONLY, ANALYSTS_ONLY),
+    "claims:claim_import_commit": (
+        no_args,
+        GET_NOT_ALLOWED,
+        (LOGIN, 403, 302, 302, 403, 403, 302),
+    ),
+    # The profile and its API tokens; a token is revoked only by its owner.
+    "analysts:profile": (no_args, EVERYONE, None),
+    "analysts:apitoken_create": (
+        no_args,
+        GET_NOT_ALLOWED,
+        (LOGIN, 403, 200, 200, 200, 200, 200),
+    ),
+    "analysts:apitoken_revoke": (
+        alices_token_pk,
+        GET_NOT_ALLOWED,
+        (LOGIN, 404, 302, 404, 404, 404, 404),
+    ),
+    # The REST API (tests/test_api.py covers PATCH, PUT and DELETE per role).
+    "api:api-root": (no_args, API_READ, None),
+    "api:schema": (no_args, API_READ, None),
+    "api:docs": (no_args, EVERYONE, None),
+    "api:claim-list": (no_args, API_READ, API_ANALYSTS_POST),
+    "api:claim-detail": (claim_pk, API_DETAIL, None),
+    "api:claim-submit": (
+        claim_pk,
+        (API_ANONYMOUS, 405, 405, 405, 405, 405, 405),
+        API_ANALYSTS_POST,
+    ),
+    "api:claim-export": (no_args, API_READ, None),
+    "api:citation-list": (no_args, API_READ, API_ANALYSTS_POST),
+    "api:citation-detail": (citation_pk, API_DETAIL, None),
+    "api:relation-list": (no_args, API_READ, API_ANALYSTS_POST),
+    "api:relation-detail": (relation_pk, API_DETAIL, None),
+    "api:review-list": (
+        no_args,
+        API_READ,
+        (API_ANONYMOUS, 403, 403, 403, 415, 403, 415),
+    ),
+    "api:review-detail": (review_pk, API_DETAIL, None),
+    "api:source-list": (
+        no_args,
+        API_READ,
+        (API_ANONYMOUS, 403, 415, 415, 403, 415, 415),
+    ),
+    "api:source-detail": (source_pk, API_DETAIL, None),
+    "api:source-grade": (
+        source_pk,
+        (API_ANONYMOUS, 403, 403, 403, 403, 405, 405),
+        (API_ANONYMOUS, 403, 403, 403, 403, 415, 415),
+    ),
+    "api:document-list": (no_args, API_READ, API_ANALYSTS_POST),
+    "api:document-detail": (document_pk, API_DETAIL, None),
+    "api:place-list": (no_args, API_READ, API_ANALYSTS_POST),
+    "api:place-detail": (place_pk, API_DETAIL, None),
+    "api:topic-list": (no_args, API_READ, API_ANALYSTS_POST),
+    "api:topic-detail": (topic_pk, API_DETAIL, None),
+    "api:reliability": (
+        no_args,
+        (API_ANONYMOUS, 403, 403, 403, 403, 200, 200),
+        None,
+    ),
+    "api:not_found": (lambda world: {"path": "nothing/here/"}, (404,) * 7, None),
 }
 
 

@@ -1,0 +1,604 @@
+"""Importing and exporting claims: the format, the round trip, bad input.
+
+The JSON export is the import format: exported, the tracker emptied, imported and
+exported again, the file comes back the same, and so does every claim's level
+and likelihood. A file with any problem writes nothing.
+"""
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import CommandError, call_command
+from django.urls import reverse
+
+from analysts.models import AuditEntry
+from claims import imports
+from claims.confirmation_store import drift, recompute_claims
+from claims.demo import load_demo
+from claims.exports import iter_csv, iter_json
+from claims.models import Citation, Claim, Place, Relation, Review, Topic
+from sources.models import Document, GradeChange, Source
+from tests.factories import CitationFactory, ClaimFactory, SourceFactory
+
+pytestmark = pytest.mark.django_db
+
+STATIC = Path(settings.BASE_DIR) / "static" / "import"
+HOSTILE = '<script>alert("x")</script>'
+HEADER = (
+    "external_id,statement,quantity_low,quantity_high,citation1_source,"
+    "citation1_document_title,citation1_document_publisher,citation1_excerpt,"
+    "citation1_credibility,citation1_source_grade"
+)
+
+
+def export_json() -> str:
+    return "".join(iter_json(Claim.objects.all()))
+
+
+def export_csv() -> str:
+    return "".join(iter_csv(Claim.objects.all()))
+
+
+def run(text: str | bytes, name: str = "claims.csv", actor=None, **options):
+    """Import ``text`` as the command does (trusted), unless options say else."""
+    data = text.encode("utf-8") if isinstance(text, str) else text
+    parsed = imports.read_file(io.BytesIO(data), name, len(data))
+    options = {"trusted": True, "may_grade": True, **options}
+    return imports.Importer(actor, **options).run(parsed)
+
+
+def counts() -> tuple[int, ...]:
+    return tuple(
+        model.objects.count()
+        for model in (Claim, Citation, Relation, Review, Source, Document, Place, Topic)
+    )
+
+
+def empty_the_tracker() -> None:
+    """Every row an import writes, except users and the audit trail (which is
+    append-only: PostgreSQL refuses to delete its rows)."""
+    # Reviews refuse deletion through the ORM: they are append-only.
+    Review.objects.all()._raw_delete(Review.objects.db)
+    Relation.objects.all().delete()
+    Citation.objects.all().delete()
+    Claim.objects.all().delete()
+    Document.objects.all().delete()
+    GradeChange.objects.all().delete()
+    Source.objects.update(parent=None, origin=None)
+    Source.objects.all().delete()
+    Place.objects.all().delete()
+    Topic.objects.all().delete()
+    assert counts() == (0,) * 8
+
+
+def field_problems(report) -> set[tuple[str, str]]:
+    return {(problem.where, problem.field) for problem in report.problems}
+
+
+# --- the round trip -------------------------------------------------------------------
+
+
+def test_the_demo_export_round_trips_through_an_empty_tracker():
+    load_demo()
+    first = export_json()
+    before = {
+        claim.external_id: (claim.level, claim.likelihood, claim.status)
+        for claim in Claim.objects.all()
+    }
+    assert len(before) >= 20 and Review.objects.exists()
+    empty_the_tracker()
+
+    report = run(first, "demo.json")
+
+    assert report.ok, report.problems
+    assert report.created["claim"] == len(before)
+    after = {
+        claim.external_id: (claim.level, claim.likelihood, claim.status)
+        for claim in Claim.objects.all()
+    }
+    assert after == before
+    assert export_json() == first
+    assert drift() == []
+
+
+def test_the_csv_export_of_the_demo_comes_back_the_same():
+    load_demo()
+    first = export_csv()
+    before = dict(Claim.objects.values_list("external_id", "likelihood"))
+    empty_the_tracker()
+    report = run(first, "demo.csv")
+    assert report.ok, report.problems
+    assert dict(Claim.objects.values_list("external_id", "likelihood")) == before
+    # Record numbers (the id column) differ; nothing else does.
+    strip = [line.rsplit(",", 6)[0] for line in first.splitlines()]
+    again = [line.rsplit(",", 6)[0] for line in export_csv().splitlines()]
+    assert again == strip
+
+
+def test_importing_the_same_file_twice_changes_nothing():
+    load_demo()
+    data = export_json()
+    empty_the_tracker()
+    assert run(data, "demo.json").ok
+    state = counts(), AuditEntry.objects.count()
+    again = run(data, "demo.json")
+    assert again.ok
+    assert again.created.get("claim", 0) == 0
+    assert again.matched_claims == state[0][0]
+    assert (counts(), AuditEntry.objects.count()) == state
+
+
+def test_the_export_matches_the_published_json_schema():
+    jsonschema_rs = pytest.importorskip(
+        "jsonschema_rs", reason="jsonschema_rs comes with schemathesis"
+    )
+    load_demo()
+    schema = json.loads((STATIC / "claims.schema.json").read_text())
+    validator = jsonschema_rs.validator_for(schema)
+    assert [str(e) for e in validator.iter_errors(json.loads(export_json()))] == []
+
+
+def test_the_csv_template_imports_cleanly(alice):
+    report = run((STATIC / "claims-template.csv").read_bytes(), actor=alice)
+    assert report.ok, report.problems
+    assert report.created["claim"] == 2
+    assert report.created["relation"] == 1
+    second = Claim.objects.get(external_id="example-2")
+    assert second.citations.count() == 2
+    assert second.citations.filter(supports=False).count() == 1
+    # The second row's document is the first row's, found by its URL.
+    assert (
+        Document.objects.filter(url="https://example.org/speaking-out-1192").count()
+        == 1
+    )
+    agency = Source.objects.get(
+        name="National Intelligence Service (Republic of Korea)"
+    )
+    assert agency.parent.name == "Government of the Republic of Korea"
+    assert agency.origin_id == agency.parent_id
+
+
+def test_an_import_writes_one_audit_row_per_record_and_recomputes(alice):
+    report = run((STATIC / "claims-template.csv").read_bytes(), actor=alice)
+    created = sum(report.created.values())
+    entries = AuditEntry.objects.filter(note__startswith="Imported from")
+    assert entries.count() == created
+    assert set(entries.values_list("actor_username", flat=True)) == {"alice"}
+    claim = Claim.objects.get(external_id="example-1")
+    assert claim.confirmation_version and claim.level == "single_source"
+    assert drift() == []
+
+
+# --- dry run and report ---------------------------------------------------------------
+
+
+def test_a_dry_run_reports_each_row_and_writes_nothing(alice):
+    before = counts(), AuditEntry.objects.count()
+    report = run(
+        (STATIC / "claims-template.csv").read_bytes(), actor=alice, dry_run=True
+    )
+    assert report.ok and not report.committed
+    assert (counts(), AuditEntry.objects.count()) == before
+    first, second = report.rows
+    assert (first.where, first.outcome) == ("row 2", "create")
+    assert any("creates source" in note for note in first.notes)
+    assert any("created at row 2" in note for note in second.notes)
+
+
+def test_a_claim_already_stored_is_matched_and_left_alone(alice):
+    ClaimFactory(external_id="old-1", statement="As it was.", logged_by=alice)
+    report = run(
+        "external_id,statement\nold-1,Changed in the file.\nnew-1,A new one.\n",
+        actor=alice,
+    )
+    assert report.ok
+    assert [row.outcome for row in report.rows] == ["match", "create"]
+    assert Claim.objects.get(external_id="old-1").statement == "As it was."
+
+
+def test_relations_reach_stored_claims_by_external_id(alice):
+    stored = ClaimFactory(external_id="stored-1", logged_by=alice)
+    CitationFactory(claim=stored, source=SourceFactory(grade="B"))
+    recompute_claims([stored.pk])
+    report = run(
+        f"{HEADER},relation1_kind,relation1_claim,relation1_rationale\n"
+        "new-1,Contradicting.,1,2,Kremlin,Doc,Pub,Text,3,B,"
+        "contradicts,stored-1,Different count.\n",
+        actor=alice,
+    )
+    assert report.ok, report.problems
+    relation = Relation.objects.get()
+    assert {relation.claim_a.external_id, relation.claim_b.external_id} == {
+        "stored-1",
+        "new-1",
+    }
+    stored.refresh_from_db()
+    assert stored.level == "contested"
+
+
+# --- bad input: a clear problem each, nothing written ---------------------------------
+
+
+@pytest.mark.parametrize(
+    "rows, where, field",
+    [
+        ("a-1,,1,2,NIS,Doc,Pub,Text,3,", "row 3", "statement"),
+        (",Statement,1,2,NIS,Doc,Pub,Text,3,", "row 3", "external_id"),
+        ("a-1,Statement,1,2,NIS,Doc,Pub,Text,7,", "row 3", "citation1_credibility"),
+        ("a-1,Statement,1,2,NIS,Doc,Pub,Text,three,", "row 3", "citation1_credibility"),
+        ("a-1,Statement,1,2,NIS,Doc,Pub,Text,3,G", "row 3", "citation1_source_grade"),
+        ("a-1,Statement,5,2,NIS,Doc,Pub,Text,3,", "row 3", "quantity_high"),
+        ("a-1,Statement,-5,2,NIS,Doc,Pub,Text,3,", "row 3", "quantity_low"),
+        ("a-1,Statement,1.005,2,NIS,Doc,Pub,Text,3,", "row 3", "quantity_low"),
+        ("a-1,Statement,1e99,,NIS,Doc,Pub,Text,3,", "row 3", "quantity_low"),
+        ("a-1,Statement,1,2,NIS,Doc,Pub,,3,", "row 3", "citation1_excerpt"),
+        ("a-1,Statement,1,2,NIS,,,Text,3,", "row 3", "citation1_document_title"),
+        ("a-1,Statement,1,2,NIS,Doc,Pub,Text,3,,extra", "row 3", ""),
+    ],
+)
+def test_a_bad_value_is_a_problem_with_its_row_and_column(alice, rows, where, field):
+    before = counts()
+    report = run(f"{HEADER}\nok-1,Fine,1,2,NIS,Doc,Pub,Text,3,\n{rows}\n", actor=alice)
+    assert not report.ok
+    assert (where, field) in field_problems(report)
+    assert counts() == before
+    assert not report.committed
+
+
+def test_every_problem_is_reported_not_only_the_first(alice):
+    report = run(
+        f"{HEADER}\n"
+        "a-1,,1,2,NIS,Doc,Pub,Text,7,\n"
+        "a-2,Fine,9,2,NIS,Doc,Pub,Text,3,Q\n"
+        "a-1,Duplicate id,1,2,NIS,Doc,Pub,Text,3,\n",
+        actor=alice,
+    )
+    assert {
+        ("row 2", "statement"),
+        ("row 2", "citation1_credibility"),
+        ("row 3", "quantity_high"),
+        ("row 3", "citation1_source_grade"),
+        ("row 4", "external_id"),
+    } <= field_problems(report)
+    assert Claim.objects.count() == 0
+
+
+def test_past_the_listing_limit_problems_still_stop_the_import(alice, monkeypatch):
+    monkeypatch.setattr(imports, "MAX_PROBLEMS", 3)
+    rows = "".join(f"a-{n},,1,2,NIS,Doc,Pub,Text,9,\n" for n in range(10))
+    report = run(f"{HEADER}\n{rows}ok-1,Fine,1,2,NIS,Doc,Pub,Text,3,\n", actor=alice)
+    assert len(report.problems) == 3 and report.more_problems
+    assert [row.outcome for row in report.rows].count("error") == 10
+    assert Claim.objects.count() == 0
+
+
+def test_unknown_and_missing_columns_are_refused_before_any_row(alice):
+    report = run("external_id,statment,colour\na-1,Typo,red\n", actor=alice)
+    assert {("row 1", "statment"), ("row 1", "colour"), ("row 1", "statement")} <= (
+        field_problems(report)
+    )
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ("external_id,statement\na-1,Caf\xe9\n".encode("latin-1"), "not UTF-8"),
+        (b'external_id,statement\na-1,"unclosed\n', "cannot be read"),
+        (b"", "empty"),
+    ],
+)
+def test_malformed_csv_is_reported(alice, data, message):
+    report = run(data, actor=alice)
+    assert not report.ok
+    assert message in " ".join(problem.message for problem in report.problems)
+    assert Claim.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (b'{"claims": [', "not valid JSON"),
+        (b'{"claims": [{"external_id": "a", "statement": NaN}]}', "not valid JSON"),
+        ('{"claims": []}'.encode("utf-16"), ""),
+        (b"\xff\xfe\xfa", "not"),
+        (b'{"claims": {"a": 1}}', "Give a list"),
+        (b'{"claims": [], "extra": 1}', "Unknown field"),
+        (b'{"format": "other", "claims": []}', "reads"),
+        (b'[{"external_id": "a", "statement": "x", "colour": "red"}]', "Unknown"),
+        (b'[{"external_id": "a", "statement": "x", "citations": "NIS"}]', "list"),
+        (b'["just a string"]', "Give an object"),
+        (b"[" * 100000 + b"]" * 100000, "not valid JSON"),
+    ],
+)
+def test_malformed_json_is_reported(alice, data, message):
+    report = run(data, "claims.json", actor=alice)
+    if message:
+        assert not report.ok
+        assert message in " ".join(problem.message for problem in report.problems)
+    assert Claim.objects.count() == 0
+
+
+def test_a_json_problem_names_its_claim_and_path(alice):
+    report = run(
+        json.dumps(
+            [
+                {"external_id": "a", "statement": "Fine."},
+                {
+                    "external_id": "b",
+                    "statement": "Bad citation.",
+                    "citations": [
+                        {
+                            "source": "NIS",
+                            "document": {"url": "ftp:x"},
+                            "excerpt": "e",
+                            "credibility": 9,
+                        }
+                    ],
+                },
+            ]
+        ),
+        "claims.json",
+        actor=alice,
+    )
+    assert {
+        ("claim 2", "citations[0].credibility"),
+        ("claim 2", "citations[0].document.url"),
+    } <= field_problems(report)
+
+
+def test_a_file_over_the_limit_is_refused_before_it_is_read():
+    class Unreadable(io.BytesIO):
+        def read(self, *args):
+            raise AssertionError("the file was read")
+
+    size = 100 * 1024 * 1024
+    for name in ("big.csv", "big.json"):
+        parsed = imports.read_file(Unreadable(), name, size)
+        assert "MB" in parsed.problems[0].message
+        assert imports.Importer(None, trusted=True, may_grade=True).run(parsed).problems
+
+
+def test_the_command_refuses_a_100_mb_file(tmp_path):
+    big = tmp_path / "big.csv"
+    with open(big, "wb") as handle:
+        handle.truncate(100 * 1024 * 1024)
+    with pytest.raises(CommandError):
+        call_command("import_claims", str(big), stderr=io.StringIO())
+
+
+def test_html_is_stored_verbatim_and_escaped_on_the_page(alice, as_user):
+    out = io.StringIO()
+    csv.writer(out).writerows(
+        [HEADER.split(","), ["h-1", HOSTILE, 1, 2, HOSTILE, "Doc", "Pub", "Te", 3, ""]]
+    )
+    report = run(out.getvalue(), actor=alice)
+    assert report.ok, report.problems
+    claim = Claim.objects.get(external_id="h-1")
+    assert claim.statement == HOSTILE
+    assert Source.objects.filter(name=HOSTILE).exists()
+    page = as_user(alice).get(claim.get_absolute_url()).content.decode()
+    assert HOSTILE not in page
+    assert "&lt;script&gt;" in page
+
+
+# --- who may import what --------------------------------------------------------------
+
+
+def test_an_analyst_imports_only_in_her_own_name_and_unruled(alice, bob, rita):
+    report = run(
+        "external_id,statement,logged_by,status\n"
+        "a-1,Bob's claim.,bob,\n"
+        "a-2,Ruled claim.,,confirmed\n"
+        "a-3,Her own.,alice,open\n",
+        actor=alice,
+        trusted=False,
+        may_grade=False,
+    )
+    assert field_problems(report) == {("row 2", "logged_by"), ("row 3", "status")}
+    assert Claim.objects.count() == 0
+
+
+def test_an_analysts_new_sources_start_at_f_and_the_preview_says_so(alice):
+    report = run(
+        f"{HEADER}\ng-1,Graded,1,2,New agency,Doc,Pub,Text,3,A\n",
+        actor=alice,
+        trusted=False,
+        may_grade=False,
+    )
+    assert report.ok
+    assert Source.objects.get(name="New agency").grade == "F"
+    assert any("grade A not applied" in note for note in report.rows[0].notes)
+
+
+def test_an_existing_sources_grade_is_never_changed_by_an_import(alice):
+    SourceFactory(name="NIS", grade="B")
+    assert run(f"{HEADER}\ng-1,Graded,1,2,nis,Doc,Pub,Text,3,E\n", actor=alice).ok
+    assert Source.objects.get(name="NIS").grade == "B"
+    assert Source.objects.count() == 2  # NIS and the publisher
+
+
+def test_an_imported_ruling_keeps_four_eyes(alice, rita):
+    data = {
+        "claims": [
+            {
+                "external_id": "r-1",
+                "statement": "Ruled by its own analyst.",
+                "logged_by": "rita",
+                "status": "confirmed",
+                "reviews": [
+                    {"reviewer": "rita", "outcome": "confirmed", "rationale": "Mine."}
+                ],
+            },
+            {
+                "external_id": "r-2",
+                "statement": "Confirmed without a ruling.",
+                "logged_by": "alice",
+                "status": "confirmed",
+            },
+        ]
+    }
+    report = run(json.dumps(data), "rulings.json")
+    assert ("claim 1", "reviews[0].reviewer") in field_problems(report)
+    assert ("claim 2", "status") in field_problems(report)
+    assert Claim.objects.count() == 0
+
+
+def test_without_a_user_the_command_needs_each_rows_logger(tmp_path, alice):
+    path = tmp_path / "claims.csv"
+    path.write_text("external_id,statement\na-1,No logger.\n")
+    with pytest.raises(CommandError):
+        call_command("import_claims", str(path), stderr=io.StringIO())
+    out = io.StringIO()
+    call_command("import_claims", str(path), "--user", "alice", stdout=out)
+    assert "1 claim created" in out.getvalue()
+    assert Claim.objects.get().logged_by == alice
+
+
+def test_the_command_dry_run_prints_rows_and_writes_nothing(tmp_path, alice):
+    path = tmp_path / "claims.csv"
+    path.write_bytes((STATIC / "claims-template.csv").read_bytes())
+    out = io.StringIO()
+    call_command("import_claims", str(path), "--dry-run", "--user", "alice", stdout=out)
+    text = out.getvalue()
+    assert "row 2 [example-1] create" in text
+    assert "Would import" in text
+    assert Claim.objects.count() == 0
+
+
+def test_the_export_command_takes_the_list_filters(tmp_path, alice):
+    load_demo()
+    out = tmp_path / "corroborated.json"
+    call_command(
+        "export_claims", "--filter", "level=corroborated", "--output", str(out)
+    )
+    exported = json.loads(out.read_text())["claims"]
+    expected = Claim.objects.filter(level="corroborated").count()
+    assert expected and len(exported) == expected
+    assert {c["confirmation"]["level"] for c in exported} == {"corroborated"}
+    stdout = io.StringIO()
+    call_command(
+        "export_claims", "--format", "csv", "--filter", "q=Vladivostok", stdout=stdout
+    )
+    assert stdout.getvalue().startswith("external_id,")
+    with pytest.raises(CommandError):
+        call_command("export_claims", "--filter", "level=certain", stdout=io.StringIO())
+    with pytest.raises(CommandError):
+        call_command("export_claims", "--filter", "nonsense", stdout=io.StringIO())
+
+
+# --- the import page ------------------------------------------------------------------
+
+
+def upload(client, name: str, data: bytes):
+    return client.post(
+        reverse("claims:claim_import"), {"file": SimpleUploadedFile(name, data)}
+    )
+
+
+def test_alice_previews_then_commits_an_import(as_user, alice):
+    client = as_user(alice)
+    assert client.get(reverse("claims:claim_import")).status_code == 200
+    preview = upload(
+        client, "claims.csv", (STATIC / "claims-template.csv").read_bytes()
+    )
+    assert preview.status_code == 200
+    assert Claim.objects.count() == 0
+    page = preview.content.decode()
+    assert "example-1" in page and "creates source" in page
+    token = preview.context["token"]
+    assert token
+    done = client.post(reverse("claims:claim_import_commit"), {"token": token})
+    assert done.status_code == 302
+    assert Claim.objects.count() == 2
+    assert set(Claim.objects.values_list("logged_by__username", flat=True)) == {"alice"}
+    # The kept rows are gone: a second commit imports nothing.
+    again = client.post(reverse("claims:claim_import_commit"), {"token": token})
+    assert again.status_code == 302
+    assert Claim.objects.count() == 2
+
+
+def test_the_preview_lists_every_problem_and_offers_no_commit(as_user, alice):
+    preview = upload(
+        as_user(alice),
+        "claims.csv",
+        f"{HEADER}\na-1,,1,2,NIS,Doc,Pub,Text,7,\n".encode(),
+    )
+    page = preview.content.decode()
+    assert "citation1_credibility" in page and "statement" in page
+    assert reverse("claims:claim_import_commit") not in page
+    assert not preview.context["token"]
+
+
+def test_a_commit_checks_again_and_writes_nothing_if_the_data_changed(as_user, alice):
+    stored = ClaimFactory(external_id="stored-1", logged_by=alice)
+    client = as_user(alice)
+    preview = upload(
+        client,
+        "claims.csv",
+        b"external_id,statement,relation1_kind,relation1_claim,relation1_rationale\n"
+        b"x-1,One.,corroborates,stored-1,Same event.\n",
+    )
+    assert preview.context["report"].ok
+    # Meanwhile the claim the row relates to is gone.
+    stored.delete()
+    done = client.post(
+        reverse("claims:claim_import_commit"), {"token": preview.context["token"]}
+    )
+    assert done.status_code == 409
+    assert "stored-1" in done.content.decode()
+    assert not Claim.objects.exists()
+
+
+def test_only_analysts_import(as_user, rita):
+    client = as_user(rita)
+    assert client.get(reverse("claims:claim_import")).status_code == 403
+    assert upload(client, "a.csv", b"external_id,statement\na,b\n").status_code == 403
+
+
+def test_a_file_without_csv_or_json_ending_is_a_form_error(as_user, alice):
+    response = upload(as_user(alice), "claims.xlsx", b"PK\x03\x04")
+    assert response.status_code == 200
+    assert response.context["form"].errors["file"]
+
+
+def test_an_upload_over_the_page_limit_is_refused(as_user, alice, monkeypatch):
+    monkeypatch.setattr(imports, "WEB_MAX_BYTES", 100)
+    response = upload(as_user(alice), "claims.csv", b"external_id,statement\n" * 20)
+    assert response.status_code == 200
+    assert "MB" in str(response.context["form"].errors["file"])
+
+
+def test_a_declared_length_over_the_limit_is_refused_unread(as_user, alice):
+    response = as_user(alice).post(
+        reverse("claims:claim_import"),
+        data=b"x",
+        content_type="multipart/form-data; boundary=x",
+        CONTENT_LENGTH=str(200 * 1024 * 1024),
+    )
+    assert response.status_code == 413
+
+
+def test_the_list_page_exports_json_with_its_filters(as_user, rita):
+    load_demo()
+    response = as_user(rita).get(
+        reverse("claims:claim_export_json"), {"level": "corroborated"}
+    )
+    assert response.status_code == 200
+    data = json.loads(b"".join(response.streaming_content))
+    assert {c["confirmation"]["level"] for c in data["claims"]} == {"corroborated"}
+    bad = as_user(rita).get(reverse("claims:claim_export_json"), {"level": "x"})
+    assert bad.status_code == 400
+
+
+def test_a_stream_of_rows_is_read_lazily():
+    data = b"external_id,statement\n" + b"".join(
+        f"a-{n},Statement {n}.\n".encode() for n in range(10)
+    )
+    parsed = imports.read_file(io.BytesIO(data), "claims.csv", len(data))
+    assert not isinstance(parsed.rows, list)
+    assert next(iter(parsed.rows))[0] == "row 2"
