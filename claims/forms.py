@@ -16,12 +16,13 @@ from datetime import date
 from decimal import Decimal
 
 from django import forms
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection
 from django.db.models import Q
 from django.forms.utils import ErrorDict
 
 from analysts.models import AuditEntry
 from claims import actions, review
+from claims.lookups import places_field
 from claims.models import (
     Citation,
     Claim,
@@ -31,6 +32,7 @@ from claims.models import (
     Review,
     Topic,
 )
+from sources.lookups import document_field, source_field
 from sources.models import Document, Source
 
 MAX_ROWS = 50
@@ -257,7 +259,8 @@ def similar_claims(
 ) -> list[Claim]:
     """Visible claims whose statement resembles this one, most similar first;
     each carries its score as ``similarity``."""
-    statement = " ".join((statement or "").split())[:2000]
+    # A NUL (refused by the form, but searched while typing) fails PostgreSQL.
+    statement = " ".join((statement or "").replace("\x00", " ").split())[:2000]
     tokens = statement_tokens(statement)
     if not tokens:
         return []
@@ -292,7 +295,7 @@ def similar_claims(
 def lookup_claims(user, query: str, limit: int = 20) -> list[Claim]:
     """Claims to pick for a relation: by number ("42", "#42") or by the words of
     their statement."""
-    query = " ".join((query or "").split())[:200]
+    query = " ".join((query or "").replace("\x00", " ").split())[:200]
     claims = Claim.objects.visible_to(user).only("pk", "statement", "level")
     if not query:
         return []
@@ -389,17 +392,18 @@ class ClaimForm(QuietMixin, forms.ModelForm):
     )
     time_start = IsoDateField(label="Start", required=False)
     time_end = IsoDateField(label="End", required=False)
-    places = forms.ModelMultipleChoiceField(
-        Place.objects.none(),
+    # Places grow with use: searched (or typed by name or number), never listed.
+    places = places_field(
         required=False,
-        widget=forms.SelectMultiple(attrs={"size": 5}),
-        help_text="Hold Ctrl (⌘ on a Mac) to pick several.",
+        help_text="Type a place's name to search, or its exact name or number; "
+        "untick one to remove it.",
     )
     new_places = forms.CharField(
         label="New places",
         required=False,
         max_length=1000,
-        help_text="Names not in the list, comma-separated; they are created on save.",
+        help_text="Names the search does not find, comma-separated; they are "
+        "created on save (a name already known is reused).",
     )
     topic = forms.ModelChoiceField(
         Topic.objects.none(), required=False, empty_label="— none —"
@@ -596,9 +600,20 @@ class CitationForm(QuietMixin, forms.ModelForm):
     )
     said_on = IsoDateField(label="Date said", required=False)
     new_title = forms.CharField(label="Title", required=False, max_length=500)
-    new_publisher = forms.ModelChoiceField(
-        Source.objects.none(), label="Publisher", required=False
+    # Documents and sources grow with use: searched, or typed by number or exact
+    # name, and validated against the access querysets (sources/lookups.py).
+    document = document_field(
+        label="Document",
+        required=False,
+        help_text="Search by title, or type its number; or create it below.",
     )
+    source = source_field(
+        label="Citing source",
+        help_text="Who made the statement. Not necessarily the publisher: an "
+        "essay relaying what an intelligence service announced cites the "
+        "service.",
+    )
+    new_publisher = source_field(label="Publisher", required=False)
     new_published_on = IsoDateField(label="Published", required=False)
     new_url = forms.URLField(
         label="URL", required=False, max_length=1000, assume_scheme="https"
@@ -641,20 +656,35 @@ class CitationForm(QuietMixin, forms.ModelForm):
             "locator": forms.TextInput(attrs={"placeholder": "p. 3, para. 2"}),
         }
 
-    def __init__(self, *args, user, choices: dict, **kwargs) -> None:
+    def __init__(self, *args, user, known: dict | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.user = user
-        document = self.fields["document"]
-        document.required = False
-        document.queryset = Document.objects.visible_to(user)
-        document.widget.choices = choices["document"]
-        document.help_text = "Pick one already logged, or create it below."
+        self.fields["document"].queryset = Document.objects.visible_to(
+            user
+        ).select_related("publisher")
         for name in ("source", "new_publisher"):
-            self.fields[name].queryset = Source.objects.visible_to(user)
-            self.fields[name].widget.choices = choices["source"]
+            self.fields[name].queryset = Source.objects.visible_to(user).only(
+                "pk", "name"
+            )
+        # Rows the page has read already (the saved citations' documents and
+        # sources, those named in the submission): no query per row to name them.
+        known = known or {}
+        self.fields["document"].remember(known.get("document", ()))
+        for name in ("source", "new_publisher"):
+            self.fields[name].remember(known.get("source", ()))
         if self.instance.pk:
             self.initial["supports"] = str(self.instance.supports)
         self.new_document: Document | None = None
+
+    def _get_validation_exclusions(self) -> set[str]:
+        # The form's fields have checked these against the access querysets and
+        # Credibility's choices; the model's checks would repeat them with
+        # queries per row (the database's constraints still hold on save).
+        return super()._get_validation_exclusions() | {
+            "document",
+            "source",
+            "credibility",
+        }
 
     def clean(self) -> dict:
         data = super().clean()
@@ -770,10 +800,14 @@ class RelationForm(QuietMixin, forms.ModelForm):
             "rationale": forms.Textarea(attrs={"rows": 2}),
         }
 
-    def __init__(self, *args, user, claim: Claim, **kwargs) -> None:
+    def __init__(
+        self, *args, user, claim: Claim, known: dict | None = None, **kwargs
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.user = user
         self.claim = claim
+        # Visible claims the page named by number, read once for every row.
+        self.known = known or {}
         self.fields["kind"].initial = Relation.Kind.CORROBORATES
         self.fields["kind"].choices = Relation.Kind.choices
         self.other: Claim | None = None
@@ -791,7 +825,7 @@ class RelationForm(QuietMixin, forms.ModelForm):
         number = int(match[1])
         if self.claim.pk is not None and number == self.claim.pk:
             raise forms.ValidationError("A claim cannot be related to itself.")
-        other = (
+        other = self.known.get(number) or (
             Claim.objects.visible_to(self.user)
             .only("pk", "statement", "level")
             .filter(pk=number)
@@ -896,9 +930,8 @@ class ClaimEntry:
             data = self._with_one_more_row(data, add_rows)
         self.data = data
         self.form = ClaimForm(data, instance=claim, user=user)
-        choices = self._shared_choices()
         citations = (
-            claim.citations.select_related("document", "source")
+            claim.citations.select_related("document__publisher", "source")
             if claim.pk
             else Citation.objects.none()
         )
@@ -906,7 +939,7 @@ class ClaimEntry:
             data,
             queryset=citations,
             prefix="citations",
-            form_kwargs={"user": user, "choices": choices},
+            form_kwargs={"user": user, "known": self._known_rows(citations, data)},
         )
         relations = (
             Relation.objects.involving(claim).select_related("claim_a", "claim_b")
@@ -917,7 +950,11 @@ class ClaimEntry:
             data,
             queryset=relations,
             prefix="relations",
-            form_kwargs={"user": user, "claim": claim},
+            form_kwargs={
+                "user": user,
+                "claim": claim,
+                "known": self._known_claims(data),
+            },
         )
         if quiet:
             for part in (self.form, self.citations, self.relations):
@@ -928,16 +965,57 @@ class ClaimEntry:
         self.similar: list[Claim] = []
         self.problem = ""
 
-    def _shared_choices(self) -> dict:
-        """The pickers' options, read once for every row rather than per row."""
-        documents = Document.objects.visible_to(self.user).select_related("publisher")
-        sources = Source.objects.visible_to(self.user).only("pk", "name")
-        return {
-            "document": [("", "— pick a document —")]
-            + [(doc.pk, f"{doc} · {doc.publisher.name}") for doc in documents],
-            "source": [("", "— pick a source —")]
-            + [(source.pk, source.name) for source in sources],
-        }
+    def _known_claims(self, data) -> dict[int, Claim]:
+        """The visible claims the relation rows name by number, in one query."""
+        numbers = set()
+        for key, value in (data or {}).items():
+            if re.fullmatch(r"relations-\d{1,3}-other_claim", key):
+                match = re.fullmatch(r"#?\s*(\d{1,18})(?:\D.*)?", str(value).strip())
+                if match:
+                    numbers.add(int(match[1]))
+        if not numbers:
+            return {}
+        claims = (
+            Claim.objects.visible_to(self.user)
+            .only("pk", "statement", "level")
+            .filter(pk__in=sorted(numbers)[: 2 * MAX_ROWS])
+        )
+        return {claim.pk: claim for claim in claims}
+
+    def _known_rows(self, citations, data) -> dict:
+        """The documents and sources this page names, read in one query each:
+        those of the saved rows and those submitted by number. The pickers
+        list nothing else (claims typed by name are looked up per row)."""
+        documents, sources = {}, {}
+        for citation in citations:
+            documents[citation.document_id] = citation.document
+            sources[citation.source_id] = citation.source
+        wanted = {"document": set(), "source": set()}
+        for key, value in (data or {}).items():
+            match = re.fullmatch(
+                r"citations-\d{1,3}-(document|source|new_publisher)", key
+            )
+            number = re.fullmatch(r"#?\s*(\d{1,18})", str(value).strip())
+            if match and number:
+                kind = "document" if match[1] == "document" else "source"
+                wanted[kind].add(int(number[1]))
+        wanted["document"] -= set(documents)
+        wanted["source"] -= set(sources)
+        if wanted["document"]:
+            for document in (
+                Document.objects.visible_to(self.user)
+                .select_related("publisher")
+                .filter(pk__in=sorted(wanted["document"])[: 2 * MAX_ROWS])
+            ):
+                documents[document.pk] = document
+        if wanted["source"]:
+            for source in (
+                Source.objects.visible_to(self.user)
+                .only("pk", "name")
+                .filter(pk__in=sorted(wanted["source"])[: 3 * MAX_ROWS])
+            ):
+                sources[source.pk] = source
+        return {"document": documents.values(), "source": sources.values()}
 
     @staticmethod
     def _with_one_more_row(data, prefix: str):
@@ -1035,7 +1113,9 @@ class ClaimEntry:
         user = self.user
         claim = self.form.save(commit=False)
         try:
-            with transaction.atomic():
+            # One transaction; the new rows inserted and the claims recomputed
+            # once, at the end, however many rows the page has.
+            with actions.batch():
                 claim.topic = self.form.resolved_topic()
                 if self.creating:
                     claim.logged_by = user

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from claims import views
+from claims import lookups, views
 
 app_name = "claims"
 urlpatterns = [
@@ -19,6 +19,7 @@ urlpatterns = [
     path("claims/<int:pk>/edit/", views.claim_update, name="claim_update"),
     path("claims/similar/", views.claim_similar, name="claim_similar"),
     path("claims/lookup/", views.claim_lookup, name="claim_lookup"),
+    path("places/lookup/", lookups.place_lookup, name="place_lookup"),
     path("claims/<int:pk>/submit/", views.claim_submit, name="claim_submit"),
     path("claims/<int:pk>/rule/", views.claim_rule, name="claim_rule"),
     path("claims/<int:pk>/reopen/", views.claim_reopen, name="claim_reopen"),

@@ -4,6 +4,7 @@ import django_filters
 from django import forms
 from django.db.models import Count, F, Q, QuerySet
 
+from sources.lookups import LookupFilter
 from sources.models import Document, Grade, Source
 
 
@@ -72,7 +73,13 @@ class SourceFilter(django_filters.FilterSet):
         choices=Grade.choices, widget=forms.CheckboxSelectMultiple
     )
     country = django_filters.CharFilter(lookup_expr="icontains")
-    origin = django_filters.ModelChoiceFilter(queryset=_origins, empty_label="any")
+    # Sources grow with use: the origin is searched or typed (sources/lookups.py).
+    origin = LookupFilter(
+        queryset=_origins,
+        lookup="sources:source_lookup",
+        params="origins=1",
+        noun="origin",
+    )
     ordering = StableOrderingFilter(
         fields=(("name", "name"), ("grade", "grade"), ("citation_count", "citations")),
         field_labels={"citation_count": "Citations"},
@@ -100,8 +107,10 @@ class DocumentFilter(django_filters.FilterSet):
         widget=forms.TextInput(attrs={"type": "search", "placeholder": "Title or URL"}),
     )
     kind = django_filters.ChoiceFilter(choices=Document.Kind.choices, empty_label="any")
-    publisher = django_filters.ModelChoiceFilter(
-        queryset=lambda request: _publishers(request).distinct(), empty_label="any"
+    publisher = LookupFilter(
+        queryset=lambda request: _publishers(request).distinct(),
+        lookup="sources:source_lookup",
+        noun="publisher",
     )
     retracted = django_filters.BooleanFilter(
         widget=forms.Select(

@@ -1,6 +1,7 @@
 from django import forms
 
 from claims.models import Topic
+from sources.lookups import source_field
 from sources.models import Document, Grade, Source
 
 DESCRIPTION_MAX = 20_000
@@ -18,20 +19,23 @@ class SourceForm(forms.ModelForm):
         max_length=DESCRIPTION_MAX,
         widget=forms.Textarea(attrs={"rows": 5}),
     )
+    # Sources grow with use: searched or typed, never listed (sources/lookups.py).
+    parent = source_field(
+        label="Part of",
+        required=False,
+        help_text="The larger body this source belongs to, e.g. an agency's "
+        "ministry; search by name or type its number, or leave empty for a "
+        "top-level source. The top of the chain is the source's origin.",
+    )
 
     class Meta:
         model = Source
         fields = ["name", "kind", "country", "parent", "description"]
-        help_texts = {
-            "parent": "The larger body this source belongs to, e.g. an agency's "
-            "ministry. The top of the chain is the source's origin.",
-        }
 
     def __init__(self, *args, user=None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         parents = Source.objects.visible_to(user).only("pk", "name")
         self.fields["parent"].queryset = parents
-        self.fields["parent"].empty_label = "— none (a top-level source) —"
 
 
 class DocumentForm(forms.ModelForm):
@@ -54,6 +58,9 @@ class DocumentForm(forms.ModelForm):
         assume_scheme="https",
         help_text="Where an archived copy is kept.",
         widget=forms.URLInput(attrs={"placeholder": "https://…"}),
+    )
+    publisher = source_field(
+        label="Publisher", help_text="Search by name, or type its number."
     )
 
     class Meta:

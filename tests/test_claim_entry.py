@@ -12,7 +12,7 @@ from django.urls import reverse
 from analysts.models import AuditEntry
 from claims import actions
 from claims.confirmation import MODEL_VERSION
-from claims.forms import parse_time_text, similar_claims
+from claims.forms import ClaimEntry, parse_time_text, similar_claims
 from claims.models import Citation, Claim, Place, Relation, Topic
 from sources.models import Document, Source
 from tests.conftest import on_postgres
@@ -580,6 +580,62 @@ def test_the_edit_page_costs_the_same_whatever_the_rows(
         return len(queries)
 
     assert queries_for(2) == queries_for(12)
+
+
+def logging_with(rows: int, bob, essay) -> dict:
+    """The entry page's POST with this many citations and relations."""
+    sources = [SourceFactory() for _ in range(rows)]
+    others = [ClaimFactory(logged_by=bob) for _ in range(rows)]
+    return entry(
+        statement=f"A claim logged with {rows} citations and relations.",
+        confirm_new="on",
+        citations=[
+            citation(essay, source, excerpt=f"Excerpt {i}.")
+            for i, source in enumerate(sources)
+        ],
+        relations=[
+            {"other_claim": other.pk, "kind": "corroborates", "rationale": "Same."}
+            for other in others
+        ],
+    )
+
+
+def test_saving_a_logged_claim_costs_the_same_queries_for_1_or_5_citations(
+    alice, bob, essay
+):
+    def queries_for(rows: int) -> int:
+        page = ClaimEntry(alice, Claim(), logging_with(rows, bob, essay))
+        assert page.is_valid()
+        with CaptureQueriesContext(connection) as queries:
+            claim = page.save()
+        assert claim.citations.count() == rows
+        assert Relation.objects.involving(claim).count() == rows
+        assert AuditEntry.objects.filter(model="claims.citation").count() >= rows
+        assert claim_recomputed(claim)
+        return len(queries)
+
+    assert queries_for(1) == queries_for(5)
+
+
+def claim_recomputed(claim: Claim) -> bool:
+    claim.refresh_from_db()
+    return claim.level != "unsourced" and claim.confirmation_version == MODEL_VERSION
+
+
+def test_logging_a_claim_costs_the_same_queries_for_1_or_5_citations(
+    as_user, alice, bob, essay
+):
+    def queries_for(rows: int) -> int:
+        data = logging_with(rows, bob, essay)
+        client = as_user(alice)
+        with CaptureQueriesContext(connection) as queries:
+            assert client.post(CREATE, data).status_code == 302
+        claim = Claim.objects.get(statement=data["statement"])
+        assert claim.citations.count() == rows
+        assert Relation.objects.involving(claim).count() == rows
+        return len(queries)
+
+    assert queries_for(1) == queries_for(5)
 
 
 def test_a_second_editor_is_refused_and_told_who_changed_what(as_user, alice, ada):

@@ -117,6 +117,8 @@ MATRIX = {
     "claims:claim_update": (claim_pk, ALICE_OWN_CLAIM, ALICE_OWN_CLAIM),
     "claims:claim_similar": (no_args, EVERYONE, None),
     "claims:claim_lookup": (no_args, EVERYONE, None),
+    # Lookups answer everyone signed in, through the access querysets.
+    "claims:place_lookup": (no_args, EVERYONE, None),
     # Review workflow: an empty POST is an incomplete form (200 with its errors)
     # for whoever may take the step; the rest are refused first. The claim is
     # alice's (logged and cited by her): only she or ada submits it; rita and
@@ -148,6 +150,7 @@ MATRIX = {
     ),
     "claims:review_queue": (no_args, (LOGIN, 403, 403, 403, 200, 403, 200), None),
     "sources:source_list": (no_args, EVERYONE, None),
+    "sources:source_lookup": (no_args, EVERYONE, None),
     "sources:source_detail": (source_pk, ROLE_HOLDERS, None),
     "sources:source_create": (
         no_args,
@@ -182,6 +185,7 @@ MATRIX = {
         None,
     ),
     "sources:document_list": (no_args, EVERYONE, None),
+    "sources:document_lookup": (no_args, EVERYONE, None),
     "sources:document_detail": (document_pk, ROLE_HOLDERS, None),
     "sources:document_create": (no_args, ANALYSTS_ONLY, ANALYSTS_ONLY),
     "sources:document_update": (document_pk, ANALYSTS_EDIT, ANALYSTS_EDIT),

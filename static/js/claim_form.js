@@ -222,8 +222,10 @@
   document.addEventListener("mousedown", function (event) {
     var option = event.target.closest(".lookup-option");
     if (!option) return;
-    event.preventDefault();
     var input = option.closest(".lookup").querySelector("input.claim-lookup");
+    // The pickers of sources, documents and places are app.js's.
+    if (!input) return;
+    event.preventDefault();
     choose(input, option);
   });
 

@@ -116,8 +116,17 @@ def sign_in(page, username: str, password: str) -> None:
     page.wait_for_url(lambda url: "/accounts/login/" not in url)
 
 
-def pick(select: Locator, text: str) -> None:
-    """Choose the one option whose visible label contains `text`."""
-    option = select.locator("option", has_text=text)
+def pick(field: Locator, text: str) -> None:
+    """Search a lookup (a source, document or place picker) for `text` and choose
+    the one match whose label contains it, with the keyboard."""
+    field.fill(text)
+    box = field.locator("xpath=ancestor::div[contains(@class, 'lookup')][1]")
+    option = box.get_by_role("option").filter(has_text=text)
     expect(option).to_have_count(1)
-    select.select_option(option.get_attribute("value"))
+    options = box.get_by_role("option")
+    for _ in range(options.count()):
+        field.press("ArrowDown")
+        if option.get_attribute("aria-selected") == "true":
+            break
+    field.press("Enter")
+    expect(box.locator(".lookup-picked")).to_contain_text(text)

@@ -61,7 +61,7 @@ def test_an_analyst_logs_corroborates_and_finds_a_claim(
     page.get_by_label("When, as the source put it").fill(
         "between 8 and 13 October 2024"
     )
-    page.get_by_label("Places", exact=True).select_option(label="Vladivostok")
+    pick(page.get_by_label("Places", exact=True), "Vladivostok")
 
     fill_citation(
         page.get_by_role("group", name="Citation 1"),

@@ -101,7 +101,7 @@ def shoot_the_entry_form(page: Page, path: Path) -> None:
     page.get_by_label("When, as the source put it").fill(
         "between 8 and 13 October 2024"
     )
-    page.get_by_label("Places", exact=True).select_option(label="Vladivostok")
+    pick(page.get_by_label("Places", exact=True), "Vladivostok")
     row = page.get_by_role("group", name="Citation 1")
     pick(row.get_by_label("Document", exact=True), "Announcement on North Korean")
     pick(row.get_by_label("Citing source"), "National Intelligence Service")
