@@ -49,6 +49,9 @@ STORED_FIELDS = (
     "explanation",
     "confirmation_version",
 )
+# Stored in the same pass for the lists: the claim's citations and their
+# distinct origins (supporting or denying, retracted or not).
+COUNT_FIELDS = ("report_count", "origin_count")
 EXPLANATION = STORED_FIELDS.index("explanation")
 COMPUTED_LEVEL = STORED_FIELDS.index("computed_level")
 # Results, explanations and decoded texts kept per call for reuse, bounding memory.
@@ -124,6 +127,7 @@ class Stored(NamedTuple):
     status: str
     needs_rereview: bool
     values: tuple  # in STORED_FIELDS order, the explanation decoded to a list
+    counts: tuple  # in COUNT_FIELDS order
 
 
 # A citation as the engine's Report takes it, in the Report's field order:
@@ -172,7 +176,7 @@ class _Batch:
         # The explanation read as text and decoded once per distinct text: after
         # a grade change most claims share a handful of explanations.
         self.stored = []
-        for pk, status, needs_rereview, *values in (
+        for pk, status, needs_rereview, *counts_and_values in (
             Claim.objects.filter(pk__in=id_list(ids))
             .order_by("pk")
             .annotate(explanation_text=Cast("explanation", TextField()))
@@ -180,19 +184,24 @@ class _Batch:
                 "pk",
                 "status",
                 "needs_rereview",
+                *COUNT_FIELDS,
                 *(
                     "explanation_text" if name == "explanation" else name
                     for name in STORED_FIELDS
                 ),
             )
         ):
+            counts = tuple(counts_and_values[: len(COUNT_FIELDS)])
+            values = counts_and_values[len(COUNT_FIELDS) :]
             text = values[EXPLANATION]
             if text not in decoded:
                 if len(decoded) >= CACHE_LIMIT:
                     decoded.clear()
                 decoded[text] = json.loads(text)
             values[EXPLANATION] = decoded[text]
-            self.stored.append(Stored(pk, status, needs_rereview, tuple(values)))
+            self.stored.append(
+                Stored(pk, status, needs_rereview, tuple(values), counts)
+            )
 
         self.statements: dict[int, str] = {}
         if related_ids:
@@ -212,6 +221,11 @@ class _Batch:
             (other, self.statements.get(other, ""), corroborates, self.rows[other])
             for other, corroborates in self.related_of.get(claim.pk, ())
         ]
+
+    def counts(self, claim: Stored) -> tuple[int, int]:
+        """The claim's evidence counts (COUNT_FIELDS) from its citations."""
+        rows = self.rows[claim.pk]
+        return (len(rows), len({row[3] for row in rows}))
 
     def reports(self, claim_id: int) -> tuple[confirmation.Report, ...]:
         if claim_id not in self._reports:
@@ -402,18 +416,27 @@ _COLUMN_TYPES = {
     "summary_rating": "text",
     "explanation": "text",
     "confirmation_version": "text",
+    "report_count": "integer",
+    "origin_count": "integer",
     "needs_rereview": "boolean",
 }
 
 
+# The distinct explanations of a write, parsed once, as jsonb[] "e.doc".
+DISTINCT_EXPLANATIONS = (
+    "(SELECT array_agg(CAST(t AS jsonb) ORDER BY n) AS doc "
+    "FROM unnest(%s::text[]) WITH ORDINALITY AS u (t, n)) AS e"
+)
+
+
 def _write(rows: list[tuple]) -> None:
-    """Store (pk, *STORED_FIELDS, needs_rereview) rows in one statement, the
-    explanation already encoded as JSON text.
+    """Store (pk, *STORED_FIELDS, *COUNT_FIELDS, needs_rereview) rows in one
+    statement, the explanation already encoded as JSON text.
 
     The rows travel as one array per column (PostgreSQL) or one JSON document
     (SQLite) joined to the table on the primary key.
     """
-    names = ["id", *STORED_FIELDS, "needs_rereview"]
+    names = ["id", *STORED_FIELDS, *COUNT_FIELDS, "needs_rereview"]
     if connection.vendor not in ("postgresql", "sqlite"):
         _write_with_bulk_update(rows)
         return
@@ -422,17 +445,28 @@ def _write(rows: list[tuple]) -> None:
     table = qn(Claim._meta.db_table)
     values = [f"v.{column}" for column in columns]
     if connection.vendor == "postgresql":
+        # Each distinct explanation travels, and is parsed as jsonb, once; the
+        # rows carry its position (after a grade change thousands share one).
+        texts: dict[str, int] = {}
+        by_column = list(zip(*rows, strict=True))
+        by_column[1 + EXPLANATION] = [
+            texts.setdefault(text, len(texts) + 1)
+            for text in by_column[1 + EXPLANATION]
+        ]
+        types = [_COLUMN_TYPES[name] for name in names]
+        types[1 + EXPLANATION] = "integer"
         source = (
             "unnest("
-            + ", ".join(f"%s::{_COLUMN_TYPES[name]}[]" for name in names)
-            + f") AS v ({', '.join(columns)})"
+            + ", ".join(f"%s::{column_type}[]" for column_type in types)
+            + f") AS v ({', '.join(columns)}), "
+            + DISTINCT_EXPLANATIONS
         )
         params = [
-            _pg_array(column, _COLUMN_TYPES[name])
-            for name, column in zip(names, zip(*rows, strict=True), strict=True)
+            _pg_array(column, column_type)
+            for column_type, column in zip(types, by_column, strict=True)
         ]
-        # The JSON arrives as text; the column is jsonb.
-        values[1 + EXPLANATION] = f"CAST({values[1 + EXPLANATION]} AS jsonb)"
+        params.append(_pg_array(list(texts), "text"))
+        values[1 + EXPLANATION] = f"e.doc[{values[1 + EXPLANATION]}]"
     else:
         picks = ", ".join(
             f"json_extract(value, '$[{i}]') AS {column}"
@@ -456,12 +490,12 @@ def _write_with_bulk_update(rows: list[tuple]) -> None:
     claims = []
     for pk, *values, needs_rereview in rows:
         claim = Claim(pk=pk, needs_rereview=needs_rereview)
-        for name, value in zip(STORED_FIELDS, values, strict=True):
+        for name, value in zip([*STORED_FIELDS, *COUNT_FIELDS], values, strict=True):
             setattr(claim, name, value)
         claim.explanation = json.loads(claim.explanation)
         claims.append(claim)
     Claim.objects.bulk_update(
-        claims, [*STORED_FIELDS, "needs_rereview"], batch_size=500
+        claims, [*STORED_FIELDS, *COUNT_FIELDS, "needs_rereview"], batch_size=500
     )
 
 
@@ -490,7 +524,8 @@ def recompute_claims(claim_ids: Iterable[int], flag_rereview: bool = True) -> in
                 lambda batch=batch, claim=claim: batch.inputs(claim),
             )
             fresh = fresh_values(result)
-            if claim.values == fresh:
+            counts = batch.counts(claim)
+            if claim.values == fresh and claim.counts == counts:
                 continue
             flag = claim.needs_rereview or (
                 flag_rereview
@@ -504,10 +539,15 @@ def recompute_claims(claim_ids: Iterable[int], flag_rereview: bool = True) -> in
                 encoded[result.explanation] = json.dumps(list(result.explanation))
             row = list(fresh)
             row[EXPLANATION] = encoded[result.explanation]
-            dirty.append((claim.pk, *row, flag))
+            dirty.append((claim.pk, *row, *counts, flag))
         if dirty:
             _write(dirty)
         changed += len(dirty)
+    # The reliability report's stored aggregates read the same inputs (and the
+    # claims' rulings): kept in step here, in the same transaction.
+    from sources import reliability
+
+    reliability.refresh(ids)
     return changed
 
 
@@ -561,7 +601,9 @@ def claims_depending_on_sources(source_ids: Iterable[int]) -> set[int]:
 def _differences(stored: tuple, fresh: tuple) -> str:
     return "; ".join(
         f"{name}: stored {old!r}, fresh {new!r}"
-        for name, old, new in zip(STORED_FIELDS, stored, fresh, strict=True)
+        for name, old, new in zip(
+            [*STORED_FIELDS, *COUNT_FIELDS], stored, fresh, strict=True
+        )
         if old != new
     )
 
@@ -578,7 +620,11 @@ def drift(claim_ids: Iterable[int] | None = None) -> list[tuple[int, str]]:
     for chunk in _chunks(ids, BATCH):
         batch = _Batch(chunk, decoded)
         for claim in batch.stored:
-            fresh = fresh_values(confirmation.compute(batch.inputs(claim)))
-            if claim.values != fresh:
-                drifting.append((claim.pk, _differences(claim.values, fresh)))
+            fresh = (
+                *fresh_values(confirmation.compute(batch.inputs(claim))),
+                *batch.counts(claim),
+            )
+            stored = (*claim.values, *claim.counts)
+            if stored != fresh:
+                drifting.append((claim.pk, _differences(stored, fresh)))
     return drifting

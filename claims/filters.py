@@ -7,9 +7,9 @@ access querysets, so a filter never lists what the user may not see.
 
 from django import forms
 from django.contrib.auth import get_user_model
-from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
+from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVectorField
 from django.db import connection
-from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.db.models import Exists, Expression, F, OuterRef, Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 from django_filters import (
     BooleanFilter,
@@ -26,9 +26,13 @@ from django_filters.constants import EMPTY_VALUES
 from django_filters.widgets import BooleanWidget
 
 from claims.models import Citation, Claim, Confidence, Level, Place, Relation, Topic
+from sources.lookups import LookupFilter
 from sources.models import Source
 
 SEARCH_CONFIG = "english"
+# A search in the best-match order ranks at most this many matches, the most
+# recently changed: ranking every match of a common word would read them all.
+SEARCH_RANK_LIMIT = 500
 MAX_SEARCH_LENGTH = 200
 # Within what Claim.quantity_low/high (20 digits, 2 decimals) can hold.
 QUANTITY_BOUND = 10**18
@@ -47,6 +51,18 @@ class DateInput(forms.DateInput):
     input_type = "date"
 
 
+class SearchVectorColumn(Expression):
+    """claims_claim.search_vector: the stored, GIN-indexed tsvector that a
+    PostgreSQL-only migration adds (statement weight A, actors weight B), which
+    the model does not declare because SQLite has no such type."""
+
+    output_field = SearchVectorField()
+
+    def as_sql(self, compiler, connection):
+        table = compiler.query.get_initial_alias()
+        return f"{compiler.quote_name_unless_alias(table)}.search_vector", []
+
+
 class StableOrderingFilter(OrderingFilter):
     """Sorting whose order never depends on the database: rows with no value go
     last on every backend, and equal values fall back to the id."""
@@ -58,10 +74,14 @@ class StableOrderingFilter(OrderingFilter):
         ordering = []
         for param in params:
             name = self.get_ordering_value(param)
-            if name.startswith("-"):
-                ordering.append(F(name[1:]).desc(nulls_last=True))
+            column = name.lstrip("-")
+            if not Claim._meta.get_field(column).null:
+                # Plain, so that an index in this order serves it.
+                ordering.append(name)
+            elif name.startswith("-"):
+                ordering.append(F(column).desc(nulls_last=True))
             else:
-                ordering.append(F(name).asc(nulls_last=True))
+                ordering.append(F(column).asc(nulls_last=True))
         last_descending = params[-1].startswith("-")
         ordering.append("-id" if last_descending else "id")
         return qs.order_by(*ordering)
@@ -107,8 +127,13 @@ class ClaimFilter(FilterSet):
         max_length=MAX_SEARCH_LENGTH,
         help_text="Words in the statement or actors.",
     )
+    # A column of the claim itself: no join, so no DISTINCT (which would sort
+    # every match by every column).
     level = MultipleChoiceFilter(
-        choices=Level.choices, label="Level", widget=forms.CheckboxSelectMultiple
+        choices=Level.choices,
+        label="Level",
+        widget=forms.CheckboxSelectMultiple,
+        distinct=False,
     )
     confidence = ChoiceFilter(
         choices=Confidence.choices, label="Confidence", empty_label=ANY
@@ -118,24 +143,31 @@ class ClaimFilter(FilterSet):
     topic = ModelChoiceFilter(
         queryset=Topic.objects.all(), label="Topic", empty_label=ANY
     )
-    source = ModelChoiceFilter(
+    # Sources, origins and places grow with use: typed or searched, never listed
+    # in full (sources/lookups.py).
+    source = LookupFilter(
         queryset=visible_sources,
         method="cited_by",
         label="Cited by source",
-        empty_label=ANY,
+        lookup="sources:source_lookup",
+        noun="source",
+        help_text="Type a name, or its number.",
     )
-    origin = ModelChoiceFilter(
+    origin = LookupFilter(
         queryset=visible_origins,
         method="cited_by_origin",
         label="Origin",
-        empty_label=ANY,
+        lookup="sources:source_lookup",
+        params="origins=1",
+        noun="origin",
         help_text="Cited by this source or anything part of it.",
     )
-    place = ModelChoiceFilter(
-        queryset=Place.objects.all(),
+    place = LookupFilter(
+        queryset=Place.objects.only("id", "name"),
         field_name="places",
         label="Place",
-        empty_label=ANY,
+        lookup="claims:place_lookup",
+        noun="place",
     )
     time_from = DateFilter(
         method="ends_on_or_after", label="Event from", widget=DateInput
@@ -178,23 +210,55 @@ class ClaimFilter(FilterSet):
         fields: list[str] = []
         form = ClaimFilterForm
 
+    # The review queue keeps its own order, searched or not.
+    rank_search = True
+    # The web list ranks only this many matches (SEARCH_RANK_LIMIT); exports and
+    # the API, which read every match anyway, rank them all.
+    rank_limit: int | None = None
+
+    def search_query(self) -> SearchQuery | None:
+        value = (self.form.cleaned_data.get("q") or "").strip()
+        if not value:
+            return None
+        return SearchQuery(value, search_type="websearch", config=SEARCH_CONFIG)
+
+    @property
+    def ranks(self) -> bool:
+        """Whether the result is in best-match order: a PostgreSQL search with
+        no other order asked for."""
+        return (
+            self.rank_search
+            and connection.vendor == "postgresql"
+            and self.search_query() is not None
+            and not self.form.cleaned_data.get("ordering")
+        )
+
+    def filter_queryset(self, queryset: QuerySet) -> QuerySet:
+        qs = super().filter_queryset(queryset)
+        # Every match, before the best-match order bounds them: what a total counts.
+        self.matches = qs
+        if not self.ranks:
+            return qs
+        query = self.search_query()
+        if self.rank_limit:
+            # The most recently changed matches (after every filter), not all.
+            candidates = qs.order_by("-updated_at", "-id").values("pk")
+            qs = qs.filter(pk__in=candidates[: self.rank_limit])
+        return qs.annotate(
+            search_rank=SearchRank(SearchVectorColumn(), query)
+        ).order_by("-search_rank", "-updated_at", "-id")
+
     def search(self, qs: QuerySet, name: str, value: str) -> QuerySet:
         words = value.split()
         if not words:
             return qs
         if connection.vendor == "postgresql":
-            vector = SearchVector("statement", weight="A", config=SEARCH_CONFIG)
-            vector += SearchVector("actors", weight="B", config=SEARCH_CONFIG)
+            # Whole words, stemmed, through the GIN index only: no OR with a
+            # substring match, which would read every row (the trigram index
+            # serves substrings in "similar claims" and the lookups).
             query = SearchQuery(value, search_type="websearch", config=SEARCH_CONFIG)
-            # Substrings ("Vladi", "1,500") still match, ranked below full words.
-            substring = Q()
-            for word in words:
-                substring &= Q(statement__icontains=word) | Q(actors__icontains=word)
-            return (
-                qs.annotate(search_rank=SearchRank(vector, query))
-                .annotate(search_vector=vector)
-                .filter(Q(search_vector=query) | substring)
-                .order_by("-search_rank", "-updated_at", "-id")
+            return qs.alias(search_vector=SearchVectorColumn()).filter(
+                search_vector=query
             )
         matches = Q()
         for word in words:

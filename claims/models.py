@@ -3,6 +3,7 @@ import hashlib
 from django.conf import settings
 from django.db import models
 from django.db.models import Exists, ExpressionWrapper, F, OuterRef, Q
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 
 from sources.models import GRADE_VALUES, Document, Grade, Source
@@ -106,7 +107,14 @@ class ClaimQuerySet(models.QuerySet):
         return self.none()
 
     def awaiting_review(self) -> "ClaimQuerySet":
+        # The condition of claim_queue_idx: keep the two the same.
         return self.filter(Q(status=Claim.Status.IN_REVIEW) | Q(needs_rereview=True))
+
+    def with_waiting_since(self) -> "ClaimQuerySet":
+        """Annotate since when each claim has waited for review: when it was
+        last submitted, else (imported in review) when it was logged. The
+        expression of claim_queue_idx, which serves the queue's order."""
+        return self.annotate(waiting_since=Coalesce("submitted_at", "created_at"))
 
     def with_involvement(self, user) -> "ClaimQuerySet":
         """Annotate whether the user logged each claim, cited a source for it or
@@ -205,47 +213,63 @@ class Claim(models.Model):
         help_text="The time as the source put it, e.g. 'early May 2024'.",
     )
     places = models.ManyToManyField(Place, blank=True, related_name="claims")
+    # Indexed by claim_topic_list_idx, which leads with it.
     topic = models.ForeignKey(
-        Topic, null=True, blank=True, on_delete=models.PROTECT, related_name="claims"
+        Topic,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="claims",
+        db_index=False,
     )
     actors = models.CharField(
         max_length=500, blank=True, help_text="Who acts in the claim, comma-separated."
     )
     status = models.CharField(
-        max_length=20, choices=Status.choices, default=Status.OPEN, db_index=True
+        max_length=20, choices=Status.choices, default=Status.OPEN
     )
+    # Indexed by claim_logged_by_list_idx, which leads with it.
     logged_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="logged_claims"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="logged_claims",
+        db_index=False,
     )
-    external_id = models.CharField(max_length=100, null=True, blank=True, unique=True)
+    # Unique by a constraint, not unique=True: that would add a second,
+    # varchar_pattern_ops index on PostgreSQL, one more write per recomputed claim.
+    external_id = models.CharField(max_length=100, null=True, blank=True)
     submission_note = models.TextField(blank=True)
     # When the claim was last submitted for review: the queue's "waiting since".
-    submitted_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
     # Optimistic locking: every save of the statement or facets bumps it.
     version = models.PositiveIntegerField(default=1)
 
     # Stored confirmation, written only by claims.confirmation.
     level = models.CharField(
-        max_length=20, choices=Level.choices, default=Level.UNSOURCED, db_index=True
+        max_length=20, choices=Level.choices, default=Level.UNSOURCED
     )
     computed_level = models.CharField(
         max_length=20, choices=Level.choices, default=Level.UNSOURCED
     )
-    likelihood = models.FloatField(default=0.5, db_index=True)
+    likelihood = models.FloatField(default=0.5)
     likelihood_term = models.CharField(
         max_length=20,
         choices=LikelihoodTerm.choices,
         default=LikelihoodTerm.ROUGHLY_EVEN,
     )
     confidence = models.CharField(
-        max_length=10, choices=Confidence.choices, default=Confidence.LOW, db_index=True
+        max_length=10, choices=Confidence.choices, default=Confidence.LOW
     )
     summary_rating = models.CharField(max_length=20, blank=True)
     explanation = models.JSONField(default=list, blank=True)
     confirmation_version = models.CharField(max_length=20, blank=True)
-    needs_rereview = models.BooleanField(default=False, db_index=True)
+    needs_rereview = models.BooleanField(default=False)
+    # Evidence counts for the lists, stored with the confirmation in the same
+    # pass: every citation of the claim, and its distinct origins.
+    report_count = models.PositiveIntegerField(default=0)
+    origin_count = models.PositiveIntegerField(default=0)
 
     objects = ClaimQuerySet.as_manager()
 
@@ -285,10 +309,45 @@ class Claim(models.Model):
                 condition=Q(likelihood__gte=0, likelihood__lte=1),
                 name="claim_likelihood_probability",
             ),
+            models.UniqueConstraint(
+                fields=["external_id"], name="claim_external_id_unique"
+            ),
         ]
+        # One index per offered order (each ending in id, for keyset pagination)
+        # and per common filter followed by the default order, and no more: a
+        # recomputation rewrites every index of each changed claim. On PostgreSQL
+        # migrations add the search vector's GIN index, the statement's trigram
+        # index and "time of event, latest first" (NULLS LAST, which SQLite's
+        # indexes cannot declare).
         indexes = [
+            models.Index(fields=["-updated_at", "-id"], name="claim_updated_idx"),
             models.Index(fields=["-likelihood", "-id"], name="claim_likelihood_idx"),
-            models.Index(fields=["time_start", "time_end"], name="claim_time_idx"),
+            models.Index(fields=["time_start", "id"], name="claim_time_start_idx"),
+            models.Index(
+                fields=["topic", "-updated_at", "-id"], name="claim_topic_list_idx"
+            ),
+            models.Index(
+                fields=["level", "-updated_at", "-id"], name="claim_level_list_idx"
+            ),
+            models.Index(
+                fields=["status", "-updated_at", "-id"], name="claim_status_list_idx"
+            ),
+            models.Index(
+                fields=["logged_by", "-updated_at", "-id"],
+                name="claim_logged_by_list_idx",
+            ),
+            models.Index(
+                fields=["-updated_at", "-id"],
+                condition=Q(needs_rereview=True),
+                name="claim_rereview_idx",
+            ),
+            # The review queue, longest waiting first (with_waiting_since).
+            models.Index(
+                Coalesce("submitted_at", "created_at"),
+                F("id"),
+                condition=Q(status="in_review") | Q(needs_rereview=True),
+                name="claim_queue_idx",
+            ),
         ]
 
     def __str__(self) -> str:

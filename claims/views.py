@@ -5,20 +5,17 @@ is a 404. The entry form's views follow the reading views below.
 """
 
 import csv
+import datetime
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
+from django.db import connection
 from django.db.models import (
     Count,
-    IntegerField,
-    OuterRef,
     Q,
     QuerySet,
-    Subquery,
 )
-from django.db.models.functions import Coalesce
 from django.http import (
     HttpRequest,
     HttpResponse,
@@ -30,12 +27,19 @@ from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 
 from analysts.models import AuditEntry
+from claims import filters, pagination
 from claims.confirmation import likelihood_term
 from claims.filters import ClaimFilter
 from claims.models import Citation, Claim, Level, LikelihoodTerm, Relation
+from claims.pagination import (
+    Key,
+    KeysetPage,
+    keyset_page,
+    ordered_keys,
+    total_of,
+)
 from sources.models import Grade, Source
 
-PAGE_SIZE = 50
 RECENT_CLAIMS = 10
 REVIEW_QUEUE_PREVIEW = 15
 WEAK_SOURCES = 10
@@ -63,42 +67,137 @@ CSV_COLUMNS = (
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 
 
-def with_evidence_counts(claims: QuerySet) -> QuerySet:
-    """Annotate how many reports cite each claim and from how many origins,
-    as subqueries so that the page costs the same whatever its length."""
-    citations = Citation.objects.filter(claim=OuterRef("pk")).order_by()
-    reports = citations.values("claim").annotate(n=Count("id")).values("n")
-    origins = (
-        citations.values("claim")
-        .annotate(n=Count("source__origin", distinct=True))
-        .values("n")
-    )
-    return claims.annotate(
-        report_count=Coalesce(Subquery(reports, output_field=IntegerField()), 0),
-        origin_count=Coalesce(Subquery(origins, output_field=IntegerField()), 0),
-    )
-
-
 def listed_claims(user) -> QuerySet:
-    claims = Claim.objects.visible_to(user).with_list_data().prefetch_related("places")
-    return with_evidence_counts(claims)
+    # The evidence counts are stored with the confirmation (report_count,
+    # origin_count): a row is read, not counted.
+    return Claim.objects.visible_to(user).with_list_data().prefetch_related("places")
+
+
+# The claim list's orders as keyset keys (the id breaks ties, in the direction of
+# the last key); each has an index (Claim.Meta.indexes and migrations).
+LIST_KEYS = {
+    "-updated_at": [Key("updated_at", True, datetime.datetime)],
+    "updated_at": [Key("updated_at", False, datetime.datetime)],
+    "-likelihood": [Key("likelihood", True, float)],
+    "likelihood": [Key("likelihood", False, float)],
+    "-time_start": [Key("time_start", True, datetime.date, nullable=True)],
+    "time_start": [Key("time_start", False, datetime.date, nullable=True)],
+}
+
+
+def list_page(filterset: ClaimFilter, params: QueryDict) -> KeysetPage:
+    """The page of the filtered claims that the URL asks for, with its total."""
+    claims = filterset.qs
+    if filterset.ranks:
+        # Best match first: the ranked set is bounded (SEARCH_RANK_LIMIT), so
+        # numbered pages over it cost no more than the first.
+        page = ranked_page(claims, params)
+    else:
+        ordering = filterset.form.cleaned_data.get("ordering") or ["-updated_at"]
+        keys = LIST_KEYS[ordering[0]]
+        page = keyset_page(
+            claims, ordered_keys(keys, id_descending=keys[-1].descending), params
+        )
+    if filterset.ranks:
+        # The ranked set may hold fewer than match: count the matches.
+        every = not page.has_previous and not page.has_next
+        every = every and len(page.object_list) < filters.SEARCH_RANK_LIMIT
+        page.total = total_of(filterset.matches, page, complete=every)
+        page.extra["truncated"] = (
+            not page.total.exact or page.total.number > filters.SEARCH_RANK_LIMIT
+        )
+    else:
+        page.total = total_of(claims, page)
+    return page
+
+
+def ranked_page(claims: QuerySet, params: QueryDict) -> KeysetPage:
+    try:
+        number = max(1, int(params.get("page", 1)))
+    except ValueError:
+        number = 1
+    size = pagination.PAGE_SIZE
+    number = min(number, max(1, -(-filters.SEARCH_RANK_LIMIT // size)))
+    start = (number - 1) * size
+    rows = list(claims[start : start + size + 1])
+    page = KeysetPage(rows[:size], has_next=len(rows) > size, has_previous=number > 1)
+    base = params.copy()
+    for name in ("after", "before", "page"):
+        base.pop(name, None)
+    page.first_query = base.urlencode()
+    if page.has_next:
+        base["page"] = str(number + 1)
+        page.next_query = base.urlencode()
+    if page.has_previous:
+        base["page"] = str(number - 1)
+        page.previous_query = base.urlencode()
+    page.extra["ranked"] = True
+    return page
+
+
+# Above this many claims the dashboard's counts by level are PostgreSQL's
+# statistics (kept by autovacuum's ANALYZE), not a count of the whole table.
+EXACT_LEVEL_COUNTS_BELOW = 20_000
+LEVEL_STATISTICS_SQL = """
+SELECT c.reltuples, s.most_common_vals::text, s.most_common_freqs,
+    CASE WHEN c.reltuples < %s OR s.most_common_vals IS NULL THEN (
+        SELECT json_object_agg(level, n)
+        FROM (SELECT level, COUNT(*) AS n FROM claims_claim GROUP BY level) AS t
+    ) END
+FROM pg_class c
+LEFT JOIN pg_stats s ON s.schemaname = current_schema()
+    AND s.tablename = 'claims_claim' AND s.attname = 'level'
+WHERE c.oid = 'claims_claim'::regclass
+"""
+
+
+def level_counts(visible: QuerySet) -> tuple[dict[str, int], bool]:
+    """Visible claims per level, and whether the numbers are exact: counted
+    while the archive is small; once it is large on PostgreSQL, the common
+    levels from the planner's statistics and only the rare ones counted (from
+    claim_level_list_idx)."""
+    if visible.query.is_empty():
+        return {}, True
+    if connection.vendor != "postgresql":
+        counts = (
+            visible.order_by()
+            .values("level")
+            .annotate(n=Count("id"))
+            .values_list("level", "n")
+        )
+        return dict(counts), True
+    with connection.cursor() as cursor:
+        cursor.execute(LEVEL_STATISTICS_SQL, [EXACT_LEVEL_COUNTS_BELOW])
+        rows, values, shares, exact = cursor.fetchone()
+    if exact is not None or values is None:  # counted (no claims: no object)
+        return {level: int(n) for level, n in (exact or {}).items()}, True
+    common = values.strip("{}").split(",")
+    counts = {
+        level: round(share * rows) for level, share in zip(common, shares, strict=True)
+    }
+    rare = [level for level in Level.values if level not in counts]
+    if rare:
+        counts.update(
+            visible.filter(level__in=rare)
+            .order_by()
+            .values("level")
+            .annotate(n=Count("id"))
+            .values_list("level", "n")
+        )
+    return counts, False
 
 
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
     user = request.user
     visible = Claim.objects.visible_to(user)
-    counts = dict(
-        visible.order_by()
-        .values("level")
-        .annotate(n=Count("id"))
-        .values_list("level", "n")
-    )
+    counts, exact = level_counts(visible)
     context = {
         "level_counts": [
             (value, label, counts.get(value, 0)) for value, label in Level.choices
         ],
         "total": sum(counts.values()),
+        "counts_exact": exact,
         "my_claims": list(
             visible.filter(logged_by=user).with_list_data()[:RECENT_CLAIMS]
         ),
@@ -151,11 +250,12 @@ def claim_list(request: HttpRequest) -> HttpResponse:
     filterset = ClaimFilter(
         request.GET, queryset=listed_claims(request.user), request=request
     )
+    filterset.rank_limit = filters.SEARCH_RANK_LIMIT
     valid = filterset.is_valid()
-    claims = filterset.qs if valid else Claim.objects.none()
-    page = Paginator(claims, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = list_page(filterset, request.GET) if valid else KeysetPage([], False, False)
     query = request.GET.copy()
-    query.pop("page", None)
+    for name in ("page", "after", "before"):
+        query.pop(name, None)
     active = sorted(
         name
         for name, value in (filterset.form.cleaned_data if valid else {}).items()
@@ -514,7 +614,6 @@ from claims.forms import (  # noqa: E402
     SubmitForm,
 )
 from claims.models import Review  # noqa: E402
-from sources.models import Document  # noqa: E402
 
 QUEUE_SORTS = {
     "waiting": "waiting longest first",
@@ -522,31 +621,24 @@ QUEUE_SORTS = {
     "-likelihood": "likelihood, highest first",
     "likelihood": "likelihood, lowest first",
 }
+# Keyset keys per sort; the last one only gives the id's direction. "Waiting"
+# is served by claim_queue_idx; the queue is small enough to sort otherwise.
+_WAITING = Key("waiting_since", False, datetime.datetime)
+_WAITING_DESC = Key("waiting_since", True, datetime.datetime)
 QUEUE_ORDER = {
-    "waiting": ("waiting_since", "id"),
-    "-waiting": ("-waiting_since", "-id"),
-    "-likelihood": ("-likelihood", "waiting_since", "id"),
-    "likelihood": ("likelihood", "waiting_since", "id"),
+    "waiting": (_WAITING, _WAITING),
+    "-waiting": (_WAITING_DESC, _WAITING_DESC),
+    "-likelihood": (Key("likelihood", True, float), _WAITING, _WAITING),
+    "likelihood": (Key("likelihood", False, float), _WAITING, _WAITING),
 }
 
 
-def picker_choices(user) -> dict:
-    """The document and source pickers' options, as the entry page lists them."""
-    documents = Document.objects.visible_to(user).select_related("publisher")
-    sources = Source.objects.visible_to(user).only("pk", "name")
-    return {
-        "document": [("", "— pick a document —")]
-        + [(doc.pk, f"{doc} · {doc.publisher.name}") for doc in documents],
-        "source": [("", "— pick a source —")]
-        + [(source.pk, source.name) for source in sources],
-    }
-
-
 def citation_add_form(user, data=None) -> CitationForm:
-    form = CitationForm(data, prefix="cite", user=user, choices=picker_choices(user))
+    # The pickers are lookups (sources/lookups.py): no table is listed here.
+    form = CitationForm(data, prefix="cite", user=user)
     # The claim page offers no "new document" fields: those live on the entry
     # page and the documents pages.
-    form.fields["document"].help_text = "Pick one already logged."
+    form.fields["document"].help_text = "Search by title, or type its number."
     return form
 
 
@@ -777,20 +869,27 @@ def review_queue(request: HttpRequest) -> HttpResponse:
         listed_claims(user)
         .awaiting_review()
         .with_involvement(user)
-        .annotate(waiting_since=Coalesce("submitted_at", "created_at"))
+        .with_waiting_since()
     )
     params = request.GET.copy()
     params.pop("ordering", None)
     filterset = ClaimFilter(params, queryset=queue, request=request)
+    filterset.rank_search = False
     valid = filterset.is_valid()
     sort = request.GET.get("sort", "waiting")
     if sort not in QUEUE_ORDER:
         sort = "waiting"
-    claims = filterset.qs.order_by(*QUEUE_ORDER[sort]) if valid else queue.none()
-    page = Paginator(claims, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = KeysetPage([], False, False)
+    if valid:
+        keys = QUEUE_ORDER[sort]
+        page = keyset_page(
+            filterset.qs, ordered_keys(keys[:-1], keys[-1].descending), params
+        )
+        page.total = total_of(filterset.qs, page)
     for claim in page.object_list:
         claim.four_eyes = rules.involvement_reason(claim)
-    params.pop("page", None)
+    for name in ("page", "after", "before"):
+        params.pop(name, None)
     return render(
         request,
         "claims/review_queue.html",
@@ -800,9 +899,7 @@ def review_queue(request: HttpRequest) -> HttpResponse:
             "query": params.urlencode(),
             "sort": sort,
             "sorts": QUEUE_SORTS.items(),
-            "filtered": any(
-                value for name, value in params.items() if name not in ("sort",)
-            ),
+            "filtered": any(value for name, value in params.items() if name != "sort"),
         },
     )
 

@@ -2,7 +2,9 @@
 
 import csv
 import datetime
+import html
 import io
+import re
 from decimal import Decimal
 
 import pytest
@@ -333,6 +335,17 @@ def test_it_sorts_by_last_change(alice, as_user):
 # Pagination and shareable URLs --------------------------------------------------
 
 
+def link(response, rel: str) -> str:
+    """The query string of the page's rel="next"/"prev"/"first" link."""
+    match = re.search(rf'<a href="\?([^"]*)" rel="{rel}">', response.content.decode())
+    assert match, f"no {rel} link"
+    return html.unescape(match.group(1))
+
+
+def text_of(response) -> str:
+    return " ".join(re.sub(r"<[^>]+>", "", response.content.decode()).split())
+
+
 def test_pages_hold_fifty_and_links_keep_the_filters(alice, as_user):
     topic = TopicFactory()
     ClaimFactory.create_batch(55, topic=topic, level="single_source")
@@ -341,15 +354,24 @@ def test_pages_hold_fifty_and_links_keep_the_filters(alice, as_user):
     params = {"topic": topic.pk, "level": "single_source", "ordering": "likelihood"}
     first = client.get(list_url(), params)
     assert len(listed(first)) == 50
-    assert first.context["page"].paginator.count == 55
-    html = first.content.decode()
-    assert (
-        f"?topic={topic.pk}&amp;level=single_source&amp;ordering=likelihood&amp;page=2"
-        in html
+    assert first.context["page"].total.number == 55
+    assert first.context["page"].total.exact
+    assert "55 claims match the filters" in text_of(first)
+    older = link(first, "next")
+    assert older.startswith(
+        f"topic={topic.pk}&level=single_source&ordering=likelihood&after="
     )
-    second = client.get(list_url(), {**params, "page": 2})
+    second = client.get(f"{list_url()}?{older}")
     assert len(listed(second)) == 5
     assert set(listed(first)).isdisjoint(listed(second))
+    assert "Next" in second.content.decode()
+    assert 'rel="next"' not in second.content.decode()
+    # Back from the second page is the first page again, filters kept.
+    back = client.get(f"{list_url()}?{link(second, 'prev')}")
+    assert listed(back) == listed(first)
+    assert link(second, "first") == (
+        f"topic={topic.pk}&level=single_source&ordering=likelihood"
+    )
 
 
 def test_the_filter_form_shows_the_filters_in_use(alice, as_user):
@@ -364,11 +386,21 @@ def test_the_filter_form_shows_the_filters_in_use(alice, as_user):
     assert 'value="contested" id="id_level_3" checked' in html
 
 
-def test_a_page_number_out_of_range_shows_the_last_page(alice, as_user):
+def test_a_hand_edited_cursor_or_page_number_shows_the_first_page(alice, as_user):
     claim = ClaimFactory()
     client = as_user(alice)
-    assert listed(client.get(list_url(), {"page": 99})) == [claim.pk]
-    assert listed(client.get(list_url(), {"page": "x"})) == [claim.pk]
+    for params in (
+        {"page": 99},
+        {"page": "x"},
+        {"after": "x"},
+        {"after": "nan~1"},
+        {"before": "2026-01-01~x"},
+        {"after": "2026-01-01T00:00:00~1"},  # no time zone
+        {"after": "~1"},
+        {"ordering": "-time_start", "after": "99999-01-01~1"},
+        {"ordering": "likelihood", "before": "1e999~1"},
+    ):
+        assert listed(client.get(list_url(), params)) == [claim.pk], params
 
 
 # Bad input ----------------------------------------------------------------------

@@ -368,11 +368,6 @@ def test_names_with_quotes_backslashes_and_braces_are_stored_as_written(world):
     assert_true_everywhere()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="claims.actions.save_source recomputes only when 'part of' changes, "
-    "but explanations name sources and origins: a rename leaves them stale.",
-)
 def test_renaming_a_source_renames_it_in_every_explanation(world):
     claim = world.claim()
     source = world.source("Old name")
@@ -385,12 +380,6 @@ def test_renaming_a_source_renames_it_in_every_explanation(world):
     assert_true_everywhere()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sources.models.Source.save derives the origin from the in-memory "
-    "parent chain: a parent object loaded before that parent moved gives a stale "
-    "origin, and save_source recomputes nothing when 'part of' itself is unchanged.",
-)
 def test_a_parent_loaded_before_it_moved_still_gives_its_current_origin(world):
     top = world.source("Top")
     middle = world.source("Middle")

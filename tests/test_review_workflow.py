@@ -656,6 +656,51 @@ def test_the_admin_change_form_cannot_set_a_status(as_user, alice, ada):
     assert not claim.reviews.exists()
 
 
+def test_four_eyes_holds_for_what_is_done_in_the_admin(as_user, alice, bob, ada):
+    """An administrator is a reviewer too; citing through the admin makes ada
+    a party to the claim, and nothing in the admin names someone else instead."""
+    claim = submitted(alice)
+    source = SourceFactory(grade="B")
+    document = DocumentFactory(publisher=source)
+    client = as_user(ada)
+
+    added = client.post(
+        reverse("admin:claims_citation_add"),
+        {"claim": claim.pk, "document": document.pk, "source": source.pk,
+         "supports": "True", "excerpt": "They moved.", "credibility": "2",
+         "created_by": bob.pk},
+    )  # fmt: skip
+    assert added.status_code == 302
+    assert claim.citations.get().created_by == ada
+
+    refused = post_rule(client, claim, Outcome.CONFIRMED)
+    assert refused.status_code == 403
+    assert "You cited a source for this claim" in refused.content.decode()
+    with pytest.raises(review.FourEyesRefused):
+        actions.rule_claim(ada, claim, Outcome.CONFIRMED, RATIONALE)
+    # The admin's own forms offer no way round it: no ruling is added there,
+    # and who logged the claim is not the admin's to change.
+    assert client.get(reverse("admin:claims_review_add")).status_code == 403
+    logged = client.post(
+        reverse("admin:claims_claim_add"),
+        {"statement": "Ada's own claim.", "kind": "reported_fact", "logged_by": bob.pk,
+         "citations-TOTAL_FORMS": "0", "citations-INITIAL_FORMS": "0",
+         "reviews-TOTAL_FORMS": "0", "reviews-INITIAL_FORMS": "0"},
+    )  # fmt: skip
+    assert logged.status_code == 302
+    own = Claim.objects.get(statement="Ada's own claim.")
+    assert own.logged_by == ada
+    actions.submit_claim(ada, own)
+    assert (
+        "You logged this claim"
+        in post_rule(client, own, Outcome.CONFIRMED).content.decode()
+    )
+    assert not Review.objects.exists()
+    assert AuditEntry.objects.filter(
+        action=AuditEntry.Action.REFUSED, actor=ada, object_id=str(claim.pk)
+    ).exists()
+
+
 # Locked while ruled -------------------------------------------------------------------
 
 
@@ -1035,6 +1080,19 @@ def test_the_navigation_counts_what_the_reviewer_may_rule(as_user, alice, rita, 
     assert '<span class="badge nav-count">2<' in page
     page = as_user(alice).get(reverse("claims:dashboard")).content.decode()
     assert "Review queue" not in page
+
+
+def test_the_navigation_count_stops_at_99_plus(as_user, alice, rita, monkeypatch):
+    from claims.templatetags import review_queue
+
+    monkeypatch.setattr(review_queue, "NAV_COUNT_CAP", 2)
+    submitted(alice)
+    submitted(alice)
+    page = as_user(rita).get(reverse("claims:dashboard")).content.decode()
+    assert '<span class="badge nav-count">2<' in page
+    submitted(alice)
+    page = as_user(rita).get(reverse("claims:dashboard")).content.decode()
+    assert '<span class="badge nav-count">2+<' in page
 
 
 @pytest.mark.parametrize("person", ["alice", "max_", "nora"])

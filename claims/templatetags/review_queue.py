@@ -6,11 +6,23 @@ from claims.models import Claim
 
 register = template.Library()
 
+# The badge counts up to here and then says "99+": a reviewer needs to know
+# there is a lot waiting, not to wait on every page for the exact figure (the
+# queue page counts them properly).
+NAV_COUNT_CAP = 99
+
 
 @register.simple_tag
-def waiting_for_review(user) -> int:
+def waiting_for_review(user) -> str:
     """Claims in review or flagged for re-review that four-eyes lets this
-    reviewer rule on: one COUNT query, and none at all for anyone else."""
+    reviewer rule on: one bounded COUNT query, and none at all for anyone else."""
     if not getattr(user, "is_reviewer", False):
-        return 0
-    return Claim.objects.visible_to(user).awaiting_review().not_involving(user).count()
+        return "0"
+    waiting = (
+        Claim.objects.visible_to(user)
+        .awaiting_review()
+        .not_involving(user)
+        .order_by()[: NAV_COUNT_CAP + 1]
+        .count()
+    )
+    return f"{NAV_COUNT_CAP}+" if waiting > NAV_COUNT_CAP else str(waiting)
