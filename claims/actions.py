@@ -6,11 +6,13 @@ admin, the API and imports all call these rather than saving models directly.
 """
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, nullcontext
+from contextvars import ContextVar
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from analysts.audit import record, record_refusal, snapshot
@@ -22,10 +24,114 @@ from claims.confirmation_store import (
     recompute_claims,
     with_related,
 )
-from claims.models import Citation, Claim, Relation, Review
+from claims.models import Citation, Claim, Relation, Review, excerpt_digest
 from sources.models import Document, GradeChange, Source
 
 Action = AuditEntry.Action
+
+
+# Several changes, one recomputation ------------------------------------------------
+
+
+class _Deferred:
+    """What a batch() block puts off until it ends."""
+
+    def __init__(self) -> None:
+        self.claim_ids: set[int] = set()
+        self.citations: list[tuple[object, Citation]] = []
+        self.relations: list[tuple[object, Relation]] = []
+
+
+_deferred: ContextVar[_Deferred | None] = ContextVar("deferred", default=None)
+
+
+@contextmanager
+def batch() -> Iterator[None]:
+    """Several changes to claims, citations and relations, recomputed once.
+
+    Inside the block add_citation and add_relation queue their record (it has
+    no id until the block ends); when the block ends, the queued citations and
+    relations are inserted together, a few queries however many there are,
+    and every claim any action in the block reached, with the claims one
+    relation away, is recomputed in one set-wise pass, all in one transaction.
+    A block inside another joins the outer one.
+    """
+    if _deferred.get() is not None:
+        yield
+        return
+    deferred = _Deferred()
+    token = _deferred.set(deferred)
+    try:
+        with transaction.atomic():
+            yield
+            _deferred.reset(token)
+            token = None
+            _insert_citations(deferred.citations)
+            _insert_relations(deferred.relations)
+            deferred.claim_ids |= {c.claim_id for _, c in deferred.citations}
+            for _, relation in deferred.relations:
+                deferred.claim_ids |= {relation.claim_a_id, relation.claim_b_id}
+            if deferred.claim_ids:
+                recompute_claims(with_related(deferred.claim_ids))
+    finally:
+        if token is not None:
+            _deferred.reset(token)
+
+
+def _recompute(claim_ids: Iterable[int]) -> None:
+    """Recompute these claims and their neighbours now, or when the batch ends."""
+    deferred = _deferred.get()
+    if deferred is not None:
+        deferred.claim_ids.update(claim_ids)
+    else:
+        recompute_claims(with_related(claim_ids))
+
+
+def _audit_created(items: list[tuple[object, object]]) -> None:
+    """record()'s rows for new records, in one insert."""
+    entries = []
+    for actor, obj in items:
+        authenticated = actor is not None and getattr(actor, "is_authenticated", False)
+        entries.append(
+            AuditEntry(
+                actor=actor if authenticated else None,
+                actor_username=actor.get_username() if authenticated else "",
+                action=Action.CREATE,
+                model=obj._meta.label_lower,
+                object_id=str(obj.pk),
+                object_repr=str(obj)[:300],
+                after=snapshot(obj),
+            )
+        )
+    AuditEntry.objects.bulk_create(entries)
+
+
+def _insert_citations(items: list[tuple[object, Citation]]) -> None:
+    if not items:
+        return
+    # What Citation.save does, for a bulk insert: the grade "as it was when
+    # cited" is the source's stored grade now.
+    sources = Source.objects.in_bulk({citation.source_id for _, citation in items})
+    for _, citation in items:
+        source = sources[citation.source_id]
+        if not Citation.source.is_cached(citation):
+            citation.source = source
+        if not citation.grade_at_citation:
+            citation.grade_at_citation = source.grade
+        citation.excerpt_digest = excerpt_digest(citation.excerpt)
+    Citation.objects.bulk_create([citation for _, citation in items])
+    _audit_created(items)
+
+
+def _insert_relations(items: list[tuple[object, Relation]]) -> None:
+    if not items:
+        return
+    for _, relation in items:
+        # One row per pair, the lower id first (as Relation.save).
+        low, high = sorted((relation.claim_a_id, relation.claim_b_id))
+        relation.claim_a_id, relation.claim_b_id = low, high
+    Relation.objects.bulk_create([relation for _, relation in items])
+    _audit_created(items)
 
 
 def _lock_claim(pk: int) -> Claim:
@@ -68,6 +174,10 @@ def save_claim(
         # Only what a person edits: a stale in-memory claim must never write its
         # old status or confirmation back over the stored ones.
         claim.save(update_fields=[*Claim.EDITABLE_FIELDS, "version", "updated_at"])
+        # The reliability report's stored rows keep a copy of topic and time.
+        from sources import reliability
+
+        reliability.claim_edited(claim)
     if places is not None:
         claim.places.set(places)
     record(
@@ -78,18 +188,61 @@ def save_claim(
         after=snapshot(claim),
     )
     if creating:
-        recompute_claims([claim.pk])
+        deferred = _deferred.get()
+        if deferred is not None:
+            deferred.claim_ids.add(claim.pk)
+        else:
+            recompute_claims([claim.pk])
     return claim
 
 
 @transaction.atomic
+def delete_claims(actor, claims: Iterable[Claim]) -> int:
+    """Delete claims with their citations and relations (a claim with rulings is
+    protected: ProtectedError), audited; recomputes the claims related to them,
+    which lose what those citations carried to them. Returns how many claims'
+    stored confirmation changed."""
+    ids = sorted({claim.pk for claim in claims})
+    if not ids:
+        return 0
+    lock_writers()
+    doomed = list(Claim.objects.select_for_update().filter(pk__in=ids).order_by("pk"))
+    ids = [claim.pk for claim in doomed]
+    neighbours = with_related(ids) - set(ids)
+    for claim in doomed:
+        record(actor, Action.DELETE, claim, before=snapshot(claim))
+    for related in (
+        Citation.objects.filter(claim_id__in=ids).select_related("source"),
+        Relation.objects.filter(Q(claim_a_id__in=ids) | Q(claim_b_id__in=ids)),
+    ):
+        for obj in related:
+            record(actor, Action.DELETE, obj, before=snapshot(obj))
+    Claim.objects.filter(pk__in=ids).delete()
+    # The reliability report's stored support of the deleted claims goes too.
+    from sources import reliability
+
+    reliability.refresh(ids)
+    return recompute_claims(neighbours)
+
+
+def delete_claim(actor, claim: Claim) -> int:
+    return delete_claims(actor, [claim])
+
+
 def add_citation(actor, citation: Citation) -> Citation:
-    if citation.source_id and not citation.grade_at_citation:
-        citation.grade_at_citation = Source.objects.get(pk=citation.source_id).grade
-    citation.save()
-    record(actor, Action.CREATE, citation, after=snapshot(citation))
-    recompute_claims(with_related([citation.claim_id]))
+    """Cite a source for a claim; inside batch(), queued until the block ends."""
+    with batch():
+        _deferred.get().citations.append((actor, citation))
     return citation
+
+
+def add_citations(actor, citations: Iterable[Citation]) -> list[Citation]:
+    """Several citations in a few queries, their claims recomputed once."""
+    citations = list(citations)
+    with batch():
+        for citation in citations:
+            add_citation(actor, citation)
+    return citations
 
 
 @transaction.atomic
@@ -101,7 +254,7 @@ def update_citation(actor, citation: Citation) -> Citation:
         citation.grade_at_citation = Source.objects.get(pk=citation.source_id).grade
     citation.save()
     record(actor, Action.UPDATE, citation, before=before, after=snapshot(citation))
-    recompute_claims(with_related({previous.claim_id, citation.claim_id}))
+    _recompute({previous.claim_id, citation.claim_id})
     return citation
 
 
@@ -110,15 +263,23 @@ def delete_citation(actor, citation: Citation) -> None:
     claim_id = citation.claim_id
     record(actor, Action.DELETE, citation, before=snapshot(citation))
     citation.delete()
-    recompute_claims(with_related([claim_id]))
+    _recompute([claim_id])
 
 
-@transaction.atomic
 def add_relation(actor, relation: Relation) -> Relation:
-    relation.save()
-    record(actor, Action.CREATE, relation, after=snapshot(relation))
-    recompute_claims(with_related([relation.claim_a_id, relation.claim_b_id]))
+    """Relate two claims; inside batch(), queued until the block ends."""
+    with batch():
+        _deferred.get().relations.append((actor, relation))
     return relation
+
+
+def add_relations(actor, relations: Iterable[Relation]) -> list[Relation]:
+    """Several relations in a few queries, their claims recomputed once."""
+    relations = list(relations)
+    with batch():
+        for relation in relations:
+            add_relation(actor, relation)
+    return relations
 
 
 @transaction.atomic
@@ -127,15 +288,13 @@ def update_relation(actor, relation: Relation) -> Relation:
     before = snapshot(previous)
     relation.save()
     record(actor, Action.UPDATE, relation, before=before, after=snapshot(relation))
-    recompute_claims(
-        with_related(
-            {
-                previous.claim_a_id,
-                previous.claim_b_id,
-                relation.claim_a_id,
-                relation.claim_b_id,
-            }
-        )
+    _recompute(
+        {
+            previous.claim_a_id,
+            previous.claim_b_id,
+            relation.claim_a_id,
+            relation.claim_b_id,
+        }
     )
     return relation
 
@@ -145,7 +304,7 @@ def delete_relation(actor, relation: Relation) -> None:
     ends = [relation.claim_a_id, relation.claim_b_id]
     record(actor, Action.DELETE, relation, before=snapshot(relation))
     relation.delete()
-    recompute_claims(with_related(ends))
+    _recompute(ends)
 
 
 @transaction.atomic
@@ -175,14 +334,19 @@ def change_grade(actor, source: Source, new_grade: str, rationale: str) -> int:
         after=snapshot(locked),
         note=rationale,
     )
-    return recompute_claims(claims_depending_on_sources([locked.pk]))
+    # A grade is no input of the reliability report's stored rows.
+    from sources import reliability
+
+    with reliability.unaffected():
+        return recompute_claims(claims_depending_on_sources([locked.pk]))
 
 
 @transaction.atomic
 def save_source(actor, source: Source, grade_rationale: str = "") -> int:
-    """Create or change a source. A changed "part of" re-derives the origin of the
-    whole lineage below it and recomputes the claims citing any of it; a changed
-    grade goes through change_grade with its rationale."""
+    """Create or change a source. A changed "part of" (or origin) re-derives the
+    origin of the whole lineage below it and recomputes the claims citing any of
+    it, as a changed name does for the claims naming it; a changed grade goes
+    through change_grade with its rationale."""
     if source.pk is None:
         source.save()
         record(actor, Action.CREATE, source, after=snapshot(source))
@@ -201,9 +365,28 @@ def save_source(actor, source: Source, grade_rationale: str = "") -> int:
     before = snapshot(previous)
     source.save()
     changed = 0
-    if previous.parent_id != source.parent_id:
-        lineage = Source.objects.lineage_of(source).values_list("pk", flat=True)
-        changed += recompute_claims(claims_depending_on_sources(lineage))
+    # Explanations name each citing source and its origin: a move reaches every
+    # source below this one, a rename the ones it names or is the origin of.
+    reached = set()
+    moved = (previous.parent_id, previous.origin_id) != (
+        source.parent_id,
+        source.origin_id,
+    )
+    if moved:
+        reached |= set(Source.objects.lineage_of(source).values_list("pk", flat=True))
+    if previous.name != source.name:
+        reached |= set(
+            Source.objects.filter(Q(pk=source.pk) | Q(origin_id=source.pk))
+            .order_by()
+            .values_list("pk", flat=True)
+        )
+    if reached:
+        from sources import reliability
+
+        # A rename changes the explanations' wording, not who supports what:
+        # the reliability aggregates need no refresh unless the source moved.
+        with nullcontext() if moved else reliability.unaffected():
+            changed += recompute_claims(claims_depending_on_sources(reached))
     record(actor, Action.UPDATE, source, before=before, after=snapshot(source))
     if new_grade != previous.grade:
         changed += change_grade(
@@ -224,6 +407,11 @@ def save_document(actor, document: Document) -> int:
     before = snapshot(previous)
     document.save()
     record(actor, Action.UPDATE, document, before=before, after=snapshot(document))
+    if previous.published_on != document.published_on:
+        # A report's date defaults to its document's: the reliability report's.
+        from sources import reliability
+
+        reliability.refresh(document.citations.values_list("claim_id", flat=True))
     if previous.retracted == document.retracted:
         return 0
     citing = document.citations.order_by().values_list("claim_id", flat=True)
@@ -283,6 +471,11 @@ def _submit(actor, pk: int, note: str, expected_version: int | None) -> None:
     locked.submission_note = note
     locked.submitted_at = timezone.now()
     locked.save(update_fields=[*fields, "updated_at"])
+    # No confirmation input changed, but the reliability report's stored
+    # counts tell open claims from claims in review.
+    from sources import reliability
+
+    reliability.refresh([locked.pk])
     record(
         actor,
         Action.SUBMIT,

@@ -192,6 +192,12 @@ class ClaimAdmin(AuditedAdmin):
         super().save_related(request, form, formsets, change)
         recompute_claims(with_related([form.instance.pk]))
 
+    def delete_model(self, request, obj):
+        actions.delete_claim(request.user, obj)
+
+    def delete_queryset(self, request, queryset):
+        actions.delete_claims(request.user, queryset)
+
     def save_formset(self, request, form, formset, change):
         if formset.model is not Citation:
             return super().save_formset(request, form, formset, change)
