@@ -112,8 +112,7 @@ class Source(models.Model):
         return self.name
 
     def save(self, *args, **kwargs) -> None:
-        top = self.compute_origin()
-        self.origin_id = top.pk if top else self.pk
+        self.origin_id = self.stored_origin_id() or self.pk
         super().save(*args, **kwargs)
         if self.origin_id is None:
             # A new top-level source is its own origin; its id exists only now.
@@ -159,8 +158,32 @@ class Source(models.Model):
         return chain
 
     def compute_origin(self) -> "Source | None":
-        chain = self.ancestors()
-        return chain[-1] if chain else None
+        top_id = self.stored_origin_id()
+        return type(self).objects.get(pk=top_id) if top_id else None
+
+    def stored_origin_id(self) -> int | None:
+        """The id of the top of the "part of" chain as the database holds it now
+        (None for a source part of nothing).
+
+        Read upwards from the stored rows, not through ``self.parent``: a parent
+        object loaded before that parent moved would give its old origin.
+        """
+        if self.parent_id is None:
+            return None
+        seen = {self.pk}
+        top_id = self.parent_id
+        while top_id not in seen:
+            seen.add(top_id)
+            above = (
+                type(self)
+                .objects.filter(pk=top_id)
+                .values_list("parent_id", flat=True)
+                .first()
+            )
+            if above is None:
+                break
+            top_id = above
+        return top_id
 
     def refresh_descendant_origins(self) -> list[int]:
         """Re-derive the origin of every source below this one; returns the ids."""
@@ -259,3 +282,148 @@ class Document(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("sources:document_detail", args=[self.pk])
+
+
+class SourceSupport(models.Model):
+    """A source (or, with ``by_origin``, an origin) supported a claim: the stored
+    pair the reliability report counts, kept by ``sources.reliability.refresh`` in
+    the transaction that changes the claim's citations, ruling or "part of"."""
+
+    # The unique constraint below, led by the claim, serves as its index.
+    claim = models.ForeignKey(
+        "claims.Claim",
+        # Left behind when a claim is deleted, until refresh() drops them with
+        # the sums they counted in (claims.actions.delete_claims calls it).
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="source_supports",
+        db_index=False,
+    )
+    subject = models.ForeignKey(
+        Source, on_delete=models.CASCADE, related_name="supports_given"
+    )
+    by_origin = models.BooleanField()
+    # The claim's status, topic and event time, copied so that a filtered report
+    # reads this table alone.
+    status = models.CharField(max_length=20)
+    topic = models.ForeignKey(
+        "claims.Topic",
+        null=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+    )
+    time_start = models.DateField(null=True)
+    time_end = models.DateField(null=True)
+    first_day = models.DateField()
+    last_day = models.DateField()
+    # Among the claim's supporters, one of those that reported it first (ties too).
+    is_first = models.BooleanField()
+    # For a first reporter: days until the next supporter's first report.
+    lead_days = models.IntegerField(null=True)
+
+    class Meta:
+        ordering = ["claim", "by_origin", "subject"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["claim", "by_origin", "subject"], name="source_support_once"
+            )
+        ]
+        indexes = [
+            # A record's latest report after a change, by a backward index scan.
+            models.Index(
+                fields=["by_origin", "subject", "last_day"],
+                name="source_support_subject",
+            ),
+            # A record's median lead after a change: the subject's leads in order.
+            models.Index(
+                fields=["by_origin", "subject", "lead_days"],
+                condition=Q(status="confirmed", is_first=True, lead_days__isnull=False),
+                name="source_support_leads",
+            ),
+            # The filtered report: a topic's pairs, read from the index alone.
+            models.Index(
+                fields=["by_origin", "topic"],
+                include=[
+                    "subject",
+                    "claim",
+                    "status",
+                    "time_start",
+                    "time_end",
+                    "last_day",
+                    "is_first",
+                    "lead_days",
+                ],
+                name="source_support_topic",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"source {self.subject_id} supports claim {self.claim_id}"
+
+
+class ReportDay(models.Model):
+    """A day on which some source reported a claim in support: the report's
+    period filter looks here rather than at every citation."""
+
+    claim = models.ForeignKey(
+        "claims.Claim",
+        # Left behind when a claim is deleted, until refresh() drops them with
+        # the sums they counted in (claims.actions.delete_claims calls it).
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="report_days",
+        db_index=False,
+    )
+    # The claim's topic, copied for the filtered report's index.
+    topic = models.ForeignKey(
+        "claims.Topic",
+        null=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+    )
+    day = models.DateField()
+
+    class Meta:
+        ordering = ["claim", "day"]
+        constraints = [
+            models.UniqueConstraint(fields=["claim", "day"], name="report_day_once")
+        ]
+        indexes = [
+            models.Index(fields=["topic", "day", "claim"], name="report_day_topic")
+        ]
+
+    def __str__(self) -> str:
+        return f"claim {self.claim_id} reported on {self.day}"
+
+
+class SourceRecord(models.Model):
+    """A source's (or origin's) whole track record, summed from its
+    SourceSupport rows: what the unfiltered reliability report reads."""
+
+    subject = models.ForeignKey(
+        Source, on_delete=models.CASCADE, related_name="records"
+    )
+    by_origin = models.BooleanField()
+    supported = models.IntegerField()
+    confirmed = models.IntegerField()
+    refuted = models.IntegerField()
+    open = models.IntegerField()
+    in_review = models.IntegerField()
+    latest = models.DateField(null=True)
+    firsts = models.IntegerField()
+    median_lead = models.FloatField(null=True)
+
+    class Meta:
+        ordering = ["by_origin", "subject"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["by_origin", "subject"], name="source_record_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"track record of source {self.subject_id}"

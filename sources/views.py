@@ -1,7 +1,7 @@
 import csv
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -9,6 +9,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import OperationalError, transaction
 from django.db.models import Count, Q
+from django.forms import Select
 from django.http import (
     HttpRequest,
     HttpResponse,
@@ -19,7 +20,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import floatformat, pluralize
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
 from claims.actions import change_grade, save_document, save_source
@@ -386,8 +389,11 @@ def report_columns(ordering: str) -> list[dict]:
     return columns
 
 
-def drill_down_links(record: Record, selection: Selection) -> dict[str, str]:
-    """The claim list behind each count of a row, as far as its filters reach."""
+def drill_down_links(
+    record: Record, selection: Selection, back: str = ""
+) -> dict[str, str]:
+    """The claim list behind each count of a row, as far as its filters reach;
+    the source's page, and its grade form with the way back to ``back``."""
     base = reverse("claims:claim_list")
     params = {"origin" if selection.by_origin else "source": record.id}
     if selection.topic is not None:
@@ -401,7 +407,11 @@ def drill_down_links(record: Record, selection: Selection) -> dict[str, str]:
         query = {**params, "status": status} if status else params
         return f"{base}?{urlencode(query)}"
 
+    detail = reverse("sources:source_detail", args=[record.id])
+    proposal = f"grade={record.suggested}&" if record.mismatch else ""
     return {
+        "detail": detail,
+        "change_grade": f"{detail}?{proposal}next={quote(back, safe='/')}#change-grade",
         "supported": link(),
         "confirmed": link(Claim.Status.CONFIRMED),
         "refuted": link(Claim.Status.REFUTED),
@@ -436,11 +446,46 @@ def report_too_slow(request: HttpRequest) -> HttpResponse:
     return render(request, "sources/reliability_report.html", context, status=503)
 
 
-def report_context(form, selection: Selection, ordering: str, rows) -> dict:
+def select_html(field) -> str:
+    """A bound choice field as Django's Select widget writes it, without a
+    template per option: a topic list of hundreds would cost more than the
+    report's table."""
+    if not isinstance(field.field.widget, Select):
+        return str(field)
+    current = "" if field.value() is None else str(field.value())
+    options = format_html_join(
+        "",
+        '<option value="{}"{}>{}</option>',
+        (
+            (value, " selected" if str(value) == current else "", label)
+            for value, label in field.field.choices
+        ),
+    )
+    extra = ""
+    if field.help_text:
+        extra += format_html(' aria-describedby="{}_helptext"', field.auto_id)
+    if field.errors:
+        extra += ' aria-invalid="true"'
+    return format_html(
+        '<select name="{}" id="{}"{}>{}</select>',
+        field.html_name,
+        field.auto_id,
+        mark_safe(extra),  # noqa: S308 (built from format_html above)
+        options,
+    )
+
+
+REPORT_SELECTS = ("topic", "kind", "country", "ordering")
+
+
+def report_context(
+    form, selection: Selection, ordering: str, rows, back: str = ""
+) -> dict:
     for record in rows:
-        record.links = drill_down_links(record, selection)
+        record.links = drill_down_links(record, selection, back)
     return {
         "form": form,
+        "selects": {name: select_html(form[name]) for name in REPORT_SELECTS},
         "rows": rows,
         "selection": selection,
         "columns": report_columns(ordering),
@@ -461,7 +506,9 @@ def reliability_report(request: HttpRequest) -> HttpResponse:
     except ReportTooSlow:
         return report_too_slow(request)
     page = Paginator(records, RELIABILITY_PER_PAGE).get_page(request.GET.get("page"))
-    context = report_context(form, selection, ordering, page.object_list)
+    context = report_context(
+        form, selection, ordering, page.object_list, request.get_full_path()
+    )
     context["page_obj"] = page
     return render(request, "sources/reliability_report.html", context)
 
