@@ -8,6 +8,7 @@ it defines its own views, so it must not import rest_framework.views itself.
 """
 
 from django.conf import settings
+from django.core.exceptions import PermissionDenied as RefusedByDjango
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
@@ -69,10 +70,19 @@ class Pagination(pagination.LimitOffsetPagination):
 
 def exception_handler(exc, context):
     """DRF's handler, plus the exceptions it leaves to Django (and so to a 500 or
-    an HTML page): every error body is JSON with a "detail" or field messages."""
+    an HTML page): every error body is JSON with a "detail" or field messages.
+
+    A change refused to a signed-in user (a 403) goes to Django's 403 handler
+    instead, as the web pages' refusals do: it runs once the request's
+    transaction has rolled back, so its audit row survives, and it answers
+    the API in JSON (config.views.permission_denied)."""
     # Imported here: DRF reads this module's parser while defining its views.
     from rest_framework.views import exception_handler as drf_exception_handler
 
+    if isinstance(exc, exceptions.PermissionDenied) and is_refused_change(
+        context.get("request")
+    ):
+        raise RefusedByDjango(str(exc.detail)) from exc
     if isinstance(exc, RequestDataTooBig):
         exc = PayloadTooLarge()
     elif isinstance(exc, DjangoValidationError):
@@ -85,6 +95,17 @@ def exception_handler(exc, context):
     if response is not None and isinstance(exc, Conflict) and exc.current is not None:
         response.data = {"detail": response.data["detail"], "current": exc.current}
     return response
+
+
+def is_refused_change(request) -> bool:
+    """A change a signed-in user asked for: what the audit trail records when
+    it is refused. A refused read changes nothing and is not recorded."""
+    if request is None or request.method in permissions.SAFE_METHODS:
+        return False
+    # The user DRF authenticated (token or session); a failed authentication
+    # leaves the anonymous user.
+    user = getattr(request, "_user", None)
+    return bool(user is not None and user.is_authenticated)
 
 
 # Role permissions ------------------------------------------------------------

@@ -59,6 +59,11 @@ def permission_denied(request: HttpRequest, exception=None) -> HttpResponse:
         and request.method not in SAFE_METHODS
     ):
         record_refused_request(request, user, exception)
+    match = request.resolver_match
+    if match is not None and "api" in match.namespaces:
+        # The API's refusals reach here from analysts.api.exception_handler.
+        detail = str(exception or "") or "You do not have permission to do this."
+        return JsonResponse({"detail": detail}, status=403)
     return render(request, "403.html", status=403)
 
 

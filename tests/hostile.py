@@ -19,11 +19,20 @@ HOSTILE = [
     "report\u202egnp.exe",
     # A zero-width joiner: two names that look the same but are not.
     "Vla\u200ddivostok",
+    # Zero-width spaces and a byte-order mark hidden inside a word.
+    "Kur\u200bsk\ufeff \u200c",
+    # Homoglyphs: a Cyrillic "а" and "о" in Latin words, a Greek "Ο" in a URL-like
+    # name.
+    "N\u0430tional Intelligence Service \u039ffficial vlad\u043ev.ru",
     # Template injection: must show as typed, never as 49.
     "{{7*7}} {% now 'Y' %}",
     # A spreadsheet runs a cell starting with "=" as a formula.
     '=HYPERLINK("http://evil.example/","click")',
 ]
+
+# A NUL character cannot be stored (PostgreSQL's text refuses it): every way in
+# must refuse it with a message on the field, never a 500.
+WITH_NUL = "Vladivostok\x00<script>alert(1)</script>"
 
 # Addresses a link must never point at, typed into URL fields.
 HOSTILE_URLS = [

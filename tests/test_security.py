@@ -5,6 +5,7 @@ trail's integrity."""
 import csv
 import io
 import json
+import re
 import subprocess
 import sys
 import time
@@ -17,6 +18,7 @@ from django.conf import settings as django_settings
 from django.contrib.auth.password_validation import validate_password
 from django.contrib.sessions.backends.db import SessionStore
 from django.core.exceptions import ValidationError
+from django.core.management import CommandError, call_command
 from django.db import (
     IntegrityError,
     OperationalError,
@@ -32,18 +34,19 @@ from django.utils.html import escape
 
 from analysts.audit import record
 from analysts.middleware import LAST_SEEN_AT, SIGNED_IN_AT
-from analysts.models import Analyst, AuditEntry
+from analysts.models import Analyst, ApiToken, AuditEntry
 from claims.models import Citation, Claim, Relation
 from sources.models import Document, GradeChange, Source
 from tests import test_permissions
 from tests.conftest import PASSWORD, on_postgres
 from tests.factories import (
     AnalystFactory,
+    CitationFactory,
     ClaimFactory,
     DocumentFactory,
     SourceFactory,
 )
-from tests.hostile import HOSTILE, HOSTILE_URLS, assert_no_active_content
+from tests.hostile import HOSTILE, HOSTILE_URLS, WITH_NUL, assert_no_active_content
 from tests.test_claim_entry import citation, entry
 from tests.test_foundation import ROOT, production_env
 from tests.test_permissions import MATRIX, counts
@@ -716,6 +719,340 @@ def test_a_script_address_is_never_a_link(as_user, alice, address):
     assert_no_active_content(page, "", document.get_absolute_url())
 
 
+# --- hostile text through the API and the importer --------------------------------
+
+
+def api_client(user) -> Client:
+    """A client speaking JSON to the API with a personal token."""
+    key = ApiToken.issue(user, "hostile")[1]
+    return Client(HTTP_AUTHORIZATION=f"Token {key}")
+
+
+def api_post(client: Client, name: str, data: dict) -> dict:
+    response = client.post(
+        reverse(f"api:{name}-list"), json.dumps(data), content_type="application/json"
+    )
+    assert response.status_code == 201, (name, response.content[:1000])
+    return response.json()
+
+
+def pages_showing(claim: Claim, payload: str) -> list[str]:
+    """Every page that shows what was entered for ``claim``."""
+    source = claim.citations.get().source
+    document = claim.citations.get().document
+    return [
+        reverse("claims:dashboard"),
+        reverse("claims:claim_list"),
+        reverse("claims:claim_list") + "?" + urlencode({"q": payload}),
+        claim.get_absolute_url(),
+        reverse("claims:claim_update", args=[claim.pk]),
+        reverse("sources:source_list"),
+        source.get_absolute_url(),
+        reverse("sources:document_list"),
+        document.get_absolute_url(),
+    ]
+
+
+def assert_pages_escape(client: Client, claim: Claim, payload: str) -> None:
+    for url in pages_showing(claim, payload):
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert_no_active_content(response.content.decode(), payload, url)
+    assert escape(payload) in client.get(claim.get_absolute_url()).content.decode()
+
+
+@pytest.mark.parametrize("payload", HOSTILE)
+def test_hostile_text_sent_through_the_api_is_shown_escaped(as_user, alice, payload):
+    api = api_client(alice)
+    source = api_post(
+        api,
+        "source",
+        {"name": f"Source {payload}", "kind": "agency", "country": payload,
+         "description": payload},
+    )  # fmt: skip
+    document = api_post(
+        api,
+        "document",
+        {"title": payload, "publisher": source["id"], "kind": "article",
+         "text": payload},
+    )  # fmt: skip
+    place = api_post(api, "place", {"name": payload, "country": payload})
+    topic = api_post(api, "topic", {"name": payload, "description": payload})
+    made = api_post(
+        api,
+        "claim",
+        {"statement": f"{payload} about 1,500 soldiers moved", "actors": payload,
+         "quantity_low": "1500", "quantity_unit": payload, "time_text": payload,
+         "places": [place["id"]], "topic": topic["id"]},
+    )  # fmt: skip
+    api_post(
+        api,
+        "citation",
+        {"claim": made["id"], "document": document["id"], "source": source["id"],
+         "excerpt": payload, "locator": payload, "credibility": 3},
+    )  # fmt: skip
+    other = ClaimFactory(logged_by=alice, statement="About 12,000 were sent")
+    api_post(
+        api,
+        "relation",
+        {"claim_a": other.pk, "claim_b": made["id"], "kind": "contradicts",
+         "rationale": payload},
+    )  # fmt: skip
+
+    # Stored as sent and given back as sent: JSON is no place for escaping.
+    claim = Claim.objects.get(pk=made["id"])
+    assert claim.actors == payload
+    shown = api.get(reverse("api:claim-detail", args=[claim.pk])).json()
+    assert shown["actors"] == payload
+    assert shown["citations"][0]["excerpt"] == payload
+    assert_pages_escape(as_user(alice), claim, payload)
+    assert_no_active_content(
+        as_user(alice).get(other.get_absolute_url()).content.decode(),
+        payload,
+        "the related claim",
+    )
+
+
+def hostile_import(payload: str) -> bytes:
+    """A JSON import with the payload in every free-text field it carries."""
+    return json.dumps(
+        {
+            "format": "claim-tracker/claims",
+            "version": 1,
+            "topics": [{"name": f"Topic {payload}", "description": payload}],
+            "places": [{"name": f"Place {payload}", "country": payload}],
+            "sources": [
+                {"name": f"Source {payload}", "kind": "agency", "country": payload,
+                 "description": payload},
+            ],
+            "documents": [
+                {"title": payload, "publisher": f"Source {payload}", "text": payload,
+                 "url": "https://example.org/hostile"},
+            ],
+            "claims": [
+                {"external_id": "hostile-1",
+                 "statement": f"{payload} about 1,500 soldiers moved",
+                 "actors": payload, "quantity_low": 1500, "quantity_unit": payload,
+                 "time_text": payload, "places": [f"Place {payload}"],
+                 "topic": f"Topic {payload}",
+                 "citations": [
+                     {"source": f"Source {payload}",
+                      "document": {"url": "https://example.org/hostile"},
+                      "excerpt": payload, "locator": payload, "credibility": 3},
+                 ],
+                 "relations": [
+                     {"kind": "contradicts", "claim": "hostile-2",
+                      "rationale": payload},
+                 ]},
+                {"external_id": "hostile-2", "statement": "About 12,000 were sent"},
+            ],
+        }
+    ).encode()  # fmt: skip
+
+
+def upload_import(client: Client, name: str, data: bytes):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return client.post(
+        reverse("claims:claim_import"), {"file": SimpleUploadedFile(name, data)}
+    )
+
+
+@pytest.mark.parametrize("payload", HOSTILE)
+def test_hostile_text_imported_is_shown_escaped(as_user, alice, payload):
+    client = as_user(alice)
+    preview = upload_import(client, "hostile.json", hostile_import(payload))
+    assert preview.status_code == 200
+    # The preview shows the file's names and ids back: escaped as well.
+    assert_no_active_content(preview.content.decode(), payload, "import preview")
+    assert preview.context["report"].ok, preview.context["report"].problems
+    done = client.post(
+        reverse("claims:claim_import_commit"), {"token": preview.context["token"]}
+    )
+    assert done.status_code == 302
+
+    claim = Claim.objects.get(external_id="hostile-1")
+    assert claim.actors == payload
+    assert claim.citations.get().excerpt == payload
+    assert Relation.objects.get().rationale == payload
+    assert_pages_escape(client, claim, payload)
+
+
+@pytest.mark.parametrize("payload", HOSTILE)
+def test_hostile_text_in_the_workflow_is_shown_escaped(
+    client, alice, rita, max_, payload
+):
+    """The free text of the review workflow, the grade history and the token
+    list: a submission note, a ruling's rationale, a grade's rationale, a
+    token's name."""
+    source = SourceFactory(name="Ruritanian Navy", grade="C")
+    claim = ClaimFactory(logged_by=alice, statement="About 1,500 soldiers moved.")
+    CitationFactory(claim=claim, source=source, created_by=alice)
+    rationale = f"Two services agree on the port and the dates. {payload}"
+    seen = {"version": claim.version, "last_review": 0}
+
+    def shown(url: str) -> str:
+        response = client.get(url)
+        assert response.status_code == 200, url
+        page = response.content.decode()
+        assert_no_active_content(page, payload, url)
+        return page
+
+    client.force_login(alice)
+    submitted = client.post(
+        reverse("claims:claim_submit", args=[claim.pk]),
+        {"note": f"Look at the port. {payload}", **seen},
+    )
+    assert submitted.status_code == 302
+    token = client.post(
+        reverse("analysts:apitoken_create"), {"name": payload, "lifetime": "30"}
+    )
+    assert token.status_code == 200
+    assert_no_active_content(token.content.decode(), payload, "new token")
+    shown(reverse("analysts:profile"))
+
+    client.force_login(rita)
+    assert escape(payload) in shown(reverse("claims:review_queue"))
+    claim.refresh_from_db()
+    ruled = client.post(
+        reverse("claims:claim_rule", args=[claim.pk]),
+        {"outcome": "confirmed", "rationale": rationale, "version": claim.version,
+         "last_review": 0},
+    )  # fmt: skip
+    assert ruled.status_code == 302
+    assert escape(rationale) in shown(claim.get_absolute_url())
+
+    client.force_login(max_)
+    graded = client.post(
+        reverse("sources:source_grade", args=[source.pk]),
+        {"grade": "B", "rationale": rationale},
+    )
+    assert graded.status_code == 302
+    assert escape(rationale) in shown(source.get_absolute_url())
+    shown(reverse("sources:reliability_report"))
+    shown(claim.get_absolute_url())
+
+
+# --- NUL characters -----------------------------------------------------------------
+
+NUL_MESSAGE = "Null characters are not allowed."
+
+
+def test_a_nul_typed_into_a_form_is_a_field_error(as_user, alice, rita):
+    client = as_user(alice)
+    response = client.post(
+        reverse("sources:source_create"),
+        {"name": WITH_NUL, "kind": "agency", "description": WITH_NUL},
+    )
+    assert response.status_code == 200
+    assert NUL_MESSAGE in response.content.decode()
+    source = SourceFactory(name="Ruritanian Navy")
+    document = DocumentFactory(publisher=source)
+    response = client.post(
+        reverse("sources:document_create"),
+        {"title": WITH_NUL, "publisher": source.pk, "kind": "article"},
+    )
+    assert response.status_code == 200
+    assert NUL_MESSAGE in response.content.decode()
+    response = client.post(
+        reverse("claims:claim_create"),
+        entry(
+            statement=WITH_NUL,
+            actors=WITH_NUL,
+            citations=[citation(document, source, excerpt=WITH_NUL)],
+        ),
+    )
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert page.count(NUL_MESSAGE) >= 2
+    assert_no_active_content(page, "", "entry with a NUL")
+    assert [Source.objects.count(), Document.objects.count()] == [1, 1]
+    assert not Claim.objects.exists() and not Citation.objects.exists()
+
+    claim = ClaimFactory(logged_by=alice, status=Claim.Status.IN_REVIEW)
+    response = as_user(rita).post(
+        reverse("claims:claim_rule", args=[claim.pk]),
+        {"outcome": "confirmed", "rationale": f"Two services agree. {WITH_NUL}",
+         "version": claim.version, "last_review": 0},
+    )  # fmt: skip
+    assert response.status_code == 200
+    assert NUL_MESSAGE in response.content.decode()
+    assert not claim.reviews.exists()
+
+
+@pytest.mark.parametrize(
+    "name, field",
+    [
+        ("claims:claim_list", "q"),
+        ("claims:review_queue", "q"),
+        ("claims:claim_similar", "statement"),
+        ("claims:claim_lookup", "q"),
+        ("sources:source_list", "q"),
+        ("sources:document_list", "q"),
+        ("api:claim-list", "q"),
+        ("api:source-list", "q"),
+        ("api:document-list", "q"),
+    ],
+)
+def test_a_nul_in_a_search_never_fails_the_page(as_user, alice, rita, name, field):
+    person = rita if name == "claims:review_queue" else alice
+    response = as_user(person).get(reverse(name), {field: WITH_NUL})
+    assert response.status_code in (200, 400), response.status_code
+    assert_no_active_content(response.content.decode(), "", name)
+
+
+def test_a_nul_sent_to_the_api_is_a_field_error(alice):
+    api = api_client(alice)
+    source = SourceFactory()
+    for name, data, field in [
+        ("source", {"name": WITH_NUL, "kind": "agency"}, "name"),
+        ("document", {"title": WITH_NUL, "publisher": source.pk}, "title"),
+        ("claim", {"statement": "Fine.", "actors": WITH_NUL}, "actors"),
+        ("topic", {"name": WITH_NUL}, "name"),
+    ]:
+        response = api.post(
+            reverse(f"api:{name}-list"),
+            json.dumps(data),
+            content_type="application/json",
+        )
+        assert response.status_code == 400, (name, response.content)
+        assert NUL_MESSAGE in response.json()[field][0], (name, response.json())
+    assert not Claim.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "name, data",
+    [
+        ("nul.csv", f"external_id,statement\nn-1,{WITH_NUL}\n".encode()),
+        (
+            "nul.json",
+            json.dumps([{"external_id": "n-1", "statement": WITH_NUL}]).encode(),
+        ),
+    ],
+)
+def test_a_nul_in_an_imported_file_is_a_field_problem(
+    as_user, alice, name, data, tmp_path
+):
+    preview = upload_import(as_user(alice), name, data)
+    assert preview.status_code == 200
+    report = preview.context["report"]
+    assert not report.ok
+    assert any(
+        problem.field == "statement" and "NUL" in problem.message
+        for problem in report.problems
+    ), report.problems
+    assert not preview.context["token"]
+    path = tmp_path / name
+    path.write_bytes(data)
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.raises(CommandError):
+        call_command(
+            "import_claims", str(path), "--user", "alice", stdout=out, stderr=err
+        )
+    assert "NUL" in out.getvalue() + err.getvalue()
+    assert not Claim.objects.exists()
+
+
 # --- error pages ------------------------------------------------------------------
 
 DEBUG_MARKERS = (
@@ -812,6 +1149,45 @@ def test_the_health_check_is_not_redirected_to_https(client, db, settings):
     settings.SECURE_SSL_REDIRECT = True
     assert client.get(reverse("healthz")).status_code == 200
     assert client.get(LOGIN).status_code == 301
+
+
+def compose_health_check() -> list[str]:
+    import yaml  # PyYAML comes with schemathesis
+
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    return compose["services"]["web"]["healthcheck"]["test"]
+
+
+def test_the_compose_health_check_asks_healthz_with_what_the_image_has(
+    live_server, settings
+):
+    """The app image is python:3.11-slim, without curl or wget: the check runs
+    Python's urllib against /healthz, with a Host that ALLOWED_HOSTS accepts."""
+    command = compose_health_check()
+    assert command[:3] == ["CMD", "python", "-c"]
+    assert "curl" not in " ".join(command) and "wget" not in " ".join(command)
+    script = command[3]
+    assert "http://127.0.0.1:8000/healthz" in script
+    script = script.replace("http://127.0.0.1:8000", live_server.url)
+    settings.ALLOWED_HOSTS = [".example.org"]
+    for hosts, ok in ((".example.org, localhost", True), ("elsewhere.org", False)):
+        env = {**production_env(), "ALLOWED_HOSTS": hosts}
+        result = subprocess.run(
+            [sys.executable, "-c", script], env=env, capture_output=True, timeout=30
+        )
+        assert (result.returncode == 0) == ok, (hosts, result.stderr[-500:])
+
+
+def test_the_image_carries_the_postgresql_client_for_backups():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert re.search(
+        r"apt-get install [^\n]*--no-install-recommends postgresql-client",
+        dockerfile,
+    )
+    assert "rm -rf /var/lib/apt/lists/*" in dockerfile
+    # Bookworm's client is PostgreSQL 15: pg_dump must be as new as the server.
+    assert "FROM python:3.11-slim-bookworm" in dockerfile
+    assert "image: postgres:15" in (ROOT / "docker-compose.yml").read_text()
 
 
 # --- audit integrity --------------------------------------------------------------
@@ -912,6 +1288,61 @@ def test_a_refused_change_is_recorded_but_a_refused_page_is_not(as_user, nora):
     assert refusal.note.startswith("POST /claims/new/")
     assert refusal.object_repr == "claims:claim_create"
     assert refusal.at is not None
+
+
+def test_a_change_the_api_refuses_is_recorded_like_the_pages_ones(alice, rita):
+    claim = ClaimFactory(logged_by=alice, status=Claim.Status.IN_REVIEW)
+    api = api_client(alice)
+    api.get(reverse("api:reliability"))
+    assert not AuditEntry.objects.filter(action=AuditEntry.Action.REFUSED).exists()
+
+    response = api.post(
+        reverse("api:review-list"),
+        json.dumps(
+            {"claim": claim.pk, "outcome": "confirmed",
+             "rationale": "Two services agree on the port and the dates."}
+        ),
+        content_type="application/json",
+    )  # fmt: skip
+
+    # The API's own error body, not the HTML page.
+    assert response.status_code == 403
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"detail": "Only reviewers rule on claims."}
+    refusal = AuditEntry.objects.get(action=AuditEntry.Action.REFUSED)
+    assert refusal.actor == alice
+    assert refusal.note == "POST /api/v1/reviews/: Only reviewers rule on claims."
+    assert refusal.object_repr == "api:review-list"
+    response = api_client(rita).post(
+        reverse("api:claim-list"),
+        json.dumps({"statement": "Anything."}),
+        content_type="application/json",
+    )
+    assert response.status_code == 403
+    assert AuditEntry.objects.get(actor=rita).note.startswith("POST /api/v1/claims/")
+    assert not claim.reviews.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_api_refusal_row_is_committed_although_the_request_rolled_back():
+    alice = AnalystFactory(username="alice", roles=["Analyst"])
+    bob = AnalystFactory(username="bob", roles=["Analyst"])
+    claim = ClaimFactory(logged_by=alice, statement="About 1,500 soldiers moved.")
+
+    response = api_client(bob).patch(
+        reverse("api:claim-detail", args=[claim.pk]),
+        json.dumps({"statement": "Bob's words.", "version": claim.version}),
+        content_type="application/json",
+    )
+
+    assert response.status_code == 403
+    assert "only they (or an administrator) change it" in response.json()["detail"]
+    assert transaction.get_autocommit()
+    refusal = AuditEntry.objects.get(action=AuditEntry.Action.REFUSED)
+    assert (refusal.actor_username, refusal.object_id) == ("bob", str(claim.pk))
+    assert refusal.note.startswith(f"PATCH /api/v1/claims/{claim.pk}/: Claim #")
+    claim.refresh_from_db()
+    assert claim.statement == "About 1,500 soldiers moved."
 
 
 @pytest.mark.django_db(transaction=True)
