@@ -91,6 +91,27 @@ def test_document_lookup_names_the_publisher(as_user, alice):
     assert document.publisher.name in found[0]["label"]
 
 
+@pytest.mark.postgres_only
+@pytest.mark.parametrize(
+    "model, column, index",
+    [
+        (Document, "title", "document_title_upper_trgm"),
+        (Source, "name", "source_name_upper_trgm"),
+    ],
+)
+def test_a_lookup_word_is_found_through_a_trigram_index(db, model, column, index):
+    if connection.vendor != "postgresql":
+        pytest.skip("trigram indexes need PostgreSQL; SQLite scans its small tables")
+    query = model.objects.filter(**{f"{column}__icontains": "border"})
+    with connection.cursor() as cursor:
+        # A test table is tiny: forbid the scan to see that the index can serve.
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        sql, params = query.query.sql_with_params()
+        cursor.execute(f"EXPLAIN {sql}", params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert index in plan
+
+
 def test_lookups_show_nothing_to_someone_without_a_role(as_user, nora):
     SourceFactory(name="Reuters")
     DocumentFactory(title="Reuters report")
