@@ -54,6 +54,7 @@ STORED_FIELDS = (
 COUNT_FIELDS = ("report_count", "origin_count")
 EXPLANATION = STORED_FIELDS.index("explanation")
 COMPUTED_LEVEL = STORED_FIELDS.index("computed_level")
+LIKELIHOOD = STORED_FIELDS.index("likelihood")
 # Results, explanations and decoded texts kept per call for reuse, bounding memory.
 CACHE_LIMIT = 20_000
 BELOW_CORROBORATED = {Level.UNSOURCED, Level.SINGLE_SOURCE, Level.CONTESTED}
@@ -389,20 +390,35 @@ def stored_differs(claim: Claim, result: confirmation.Result) -> bool:
     return tuple(stored) != fresh_values(result)
 
 
-def ruling_now_questioned(status: str, before: str, after: str) -> bool:
+def ruling_now_questioned(
+    status: str,
+    before: str,
+    after: str,
+    likelihood_before: float | None = None,
+    likelihood_after: float | None = None,
+) -> bool:
     """New evidence turns against a standing ruling: a confirmed claim's support
-    collapses below corroborated (or to nothing at all) or a contradiction
-    arrives; a refuted claim becomes corroborated."""
-    if before == after:
-        return False
+    collapses below corroborated (or to nothing at all), a contradiction
+    arrives, or a confirmed claim that was never corroborated loses weight (its
+    one source downgraded, its document retracted, a citation withdrawn); a
+    refuted claim becomes corroborated."""
     if status == Claim.Status.CONFIRMED:
+        weakened = (
+            after in BELOW_CORROBORATED
+            and likelihood_before is not None
+            and likelihood_after is not None
+            and likelihood_after < likelihood_before - 1e-9
+        )
+        if before == after:
+            return weakened
         return (
             (before == Level.CORROBORATED and after in BELOW_CORROBORATED)
             or after == Level.CONTESTED
             or after == Level.UNSOURCED
+            or weakened
         )
     if status == Claim.Status.REFUTED:
-        return after == Level.CORROBORATED
+        return before != after and after == Level.CORROBORATED
     return False
 
 
@@ -530,7 +546,11 @@ def recompute_claims(claim_ids: Iterable[int], flag_rereview: bool = True) -> in
             flag = claim.needs_rereview or (
                 flag_rereview
                 and ruling_now_questioned(
-                    claim.status, claim.values[COMPUTED_LEVEL], result.computed_level
+                    claim.status,
+                    claim.values[COMPUTED_LEVEL],
+                    result.computed_level,
+                    claim.values[LIKELIHOOD],
+                    fresh[LIKELIHOOD],
                 )
             )
             if result.explanation not in encoded:

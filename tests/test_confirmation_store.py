@@ -462,6 +462,34 @@ def test_a_confirmed_claim_left_with_no_evidence_is_flagged(world):
     assert stored(claim).needs_rereview
 
 
+def test_a_confirmed_single_source_claim_is_flagged_when_its_source_goes_to_E(world):
+    # The reviewer confirmed what one good source said; that source is then
+    # judged unreliable: the confirmation no longer rests on anything.
+    claim = world.claim()
+    source = world.source(grade="B")
+    world.cite(claim, source)
+    rule(claim, "confirmed")
+    before = stored(claim)
+    assert before.computed_level == "single_source"
+    assert not before.needs_rereview
+
+    world.grade(source, "E")
+
+    assert stored(claim).likelihood < before.likelihood
+    assert stored(claim).needs_rereview
+    assert_true_everywhere()
+
+
+def test_a_weaker_report_added_to_a_confirmed_claim_raises_no_flag(world):
+    claim = world.claim()
+    world.cite(claim, world.source(grade="B"))
+    rule(claim, "confirmed")
+
+    world.cite(claim, world.source(grade="E"))
+
+    assert not stored(claim).needs_rereview
+
+
 def test_a_refuted_claim_that_becomes_corroborated_is_flagged(world):
     claim = world.claim()
     world.cite(claim, world.source())
