@@ -38,11 +38,13 @@ from claims.pagination import (
     ordered_keys,
     total_of,
 )
+from sources import reliability
 from sources.models import Grade, Source
 
 RECENT_CLAIMS = 10
 REVIEW_QUEUE_PREVIEW = 15
 WEAK_SOURCES = 10
+GRADE_MISMATCHES = 10
 AUDIT_LIMIT = 200
 # Bookkeeping that changes on every save and tells a reader nothing.
 AUDIT_QUIET_FIELDS = {"updated_at", "version", "excerpt_digest"}
@@ -214,6 +216,18 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         context["review_queue"] = list(queue[:REVIEW_QUEUE_PREVIEW])
         context["review_queue_count"] = queue.count()
     if user.is_manager:
+        # The reliability report's stored records, unfiltered: the sources whose
+        # rulings so far suggest another grade than the one assigned.
+        mismatches = sorted(
+            (
+                r
+                for r in reliability.source_records(user, reliability.Selection())
+                if r.mismatch
+            ),
+            key=lambda r: (-r.rulings, r.name.casefold(), r.id),
+        )
+        context["grade_mismatches"] = mismatches[:GRADE_MISMATCHES]
+        context["grade_mismatch_count"] = len(mismatches)
         context["weak_sources"] = list(
             Source.objects.visible_to(user)
             .filter(grade__in=[Grade.E, Grade.F])

@@ -131,3 +131,41 @@ def test_a_wrong_password_is_shown_next_to_the_form(client, alice):
     response = client.post(reverse("login"), {"username": "alice", "password": "wrong"})
     assert response.status_code == 200
     assert "correct username and password" in response.content.decode()
+
+
+def test_managers_see_the_sources_whose_record_disagrees_with_their_grade(
+    max_, alice, as_user
+):
+    from sources import reliability
+
+    def ruled(source, confirmed: int, refuted: int) -> None:
+        for status, n in (("confirmed", confirmed), ("refuted", refuted)):
+            for _ in range(n):
+                claim = ClaimFactory(logged_by=alice, status=status)
+                CitationFactory(claim=claim, source=source)
+
+    overrated = SourceFactory(name="Overrated wire", grade="A")
+    ruled(overrated, confirmed=1, refuted=9)  # a poor record under an A
+    deserved = SourceFactory(name="Deserved agency", grade="A")
+    ruled(deserved, confirmed=30, refuted=0)
+    unjudged = SourceFactory(name="Unjudged channel", grade="F")
+    ruled(unjudged, confirmed=12, refuted=0)
+    too_new = SourceFactory(name="Too new", grade="A")
+    ruled(too_new, confirmed=0, refuted=2)  # too few rulings to suggest anything
+    reliability.rebuild()
+
+    response = dashboard(as_user(max_))
+
+    listed = [
+        (r.name, r.grade, r.suggested) for r in response.context["grade_mismatches"]
+    ]
+    assert [name for name, *_ in listed] == ["Unjudged channel", "Overrated wire"]
+    assert listed[1][2] in ("E", "D")
+    html = response.content.decode()
+    assert "Sources whose record disagrees with their grade" in html
+    assert (
+        "Deserved agency" not in html.split("mismatch-title")[1].split("</section>")[0]
+    )
+    assert "Too new" not in html
+    assert reverse("sources:reliability_report") in html
+    assert "is not available yet" not in html
