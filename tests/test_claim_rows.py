@@ -1,4 +1,4 @@
-"""The claim list's rows from Python equal the template they replaced."""
+"""The list's and the queue's rows from Python equal the templates they replaced."""
 
 from decimal import Decimal
 from pathlib import Path
@@ -8,16 +8,17 @@ from django.template import Context, Engine
 from django.test.html import parse_html
 from django.urls import reverse
 
+from claims import review as rules
 from claims.models import Claim
-from claims.templatetags.claim_rows import claim_rows
+from claims.templatetags.claim_rows import claim_rows, queue_rows
 from tests.factories import ClaimFactory, PlaceFactory, TopicFactory
 from tests.hostile import HOSTILE
 
-REFERENCE = Path(__file__).parent / "reference" / "claim_row.html"
+REFERENCES = Path(__file__).parent / "reference"
 
 
-def reference_rows(claims) -> str:
-    template = Engine.get_default().from_string(REFERENCE.read_text())
+def reference_rows(claims, name: str = "claim_row.html") -> str:
+    template = Engine.get_default().from_string((REFERENCES / name).read_text())
     return "".join(template.render(Context({"claim": claim})) for claim in claims)
 
 
@@ -68,3 +69,50 @@ def test_the_list_page_shows_the_rows(as_user, alice):
     page = as_user(alice).get(reverse("claims:claim_list")).content.decode()
     assert f'<a class="statement-link" href="{claim.get_absolute_url()}">' in page
     assert "About 1,500 soldiers moved." in page
+
+
+def queued(user, pks):
+    claims = list(
+        Claim.objects.with_list_data()
+        .prefetch_related("places")
+        .with_involvement(user)
+        .with_waiting_since()
+        .filter(pk__in=pks)
+        .order_by("pk")
+    )
+    for claim in claims:
+        claim.four_eyes = rules.involvement_reason(claim)
+    return claims
+
+
+@pytest.mark.parametrize("hostile", HOSTILE)
+def test_a_queue_row_is_the_reference_rows_html_even_for_hostile_text(
+    alice, rita, hostile
+):
+    mine = ClaimFactory(
+        logged_by=rita,
+        statement=hostile,
+        topic=TopicFactory(name=hostile[:100]),
+        status=Claim.Status.IN_REVIEW,
+        submission_note=hostile * 3,
+        time_text=hostile[:100],
+    )
+    flagged = ClaimFactory(
+        logged_by=alice, status=Claim.Status.CONFIRMED, needs_rereview=True
+    )
+    flagged.places.add(PlaceFactory(name=hostile[:100]))
+    claims = queued(rita, [mine.pk, flagged.pk])
+    assert claims[0].four_eyes and not claims[1].four_eyes
+
+    ours = queue_rows(claims)
+    assert parse_html(ours) == parse_html(reference_rows(claims, "queue_row.html"))
+    assert "<script>" not in ours
+
+
+def test_the_queue_page_shows_its_rows(as_user, alice, rita):
+    claim = ClaimFactory(
+        logged_by=alice, status=Claim.Status.IN_REVIEW, statement="Troops moved."
+    )
+    page = as_user(rita).get(reverse("claims:review_queue")).content.decode()
+    assert f'<a class="statement-link" href="{claim.get_absolute_url()}">' in page
+    assert '<td class="col-four-eyes">Yes</td>' in page
