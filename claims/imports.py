@@ -458,12 +458,15 @@ def file_kind(name: str) -> str | None:
 
 
 def size_problem(kind: str, size: int, limit: int | None = None) -> Problem | None:
+    """Too large, in words; ``kind`` "" when the file's type is not known yet
+    (the upload page refuses by the request's declared size, unread)."""
     limit = limit or MAX_BYTES[kind]
     if size > limit:
+        what = f"a {kind.upper()} import" if kind else "an upload on this page"
         return Problem(
             "file",
             "",
-            f"The file is {size / MB:,.1f} MB; a {kind.upper()} import takes at most "
+            f"The file is {size / MB:,.1f} MB; {what} takes at most "
             f"{limit / MB:,.0f} MB. Split it into several files.",
         )
     return None

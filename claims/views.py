@@ -721,16 +721,21 @@ def refused(
 
 
 def precheck(
-    request: HttpRequest, claim: Claim, step: str, *checks
+    request: HttpRequest, claim: Claim, step: str, *checks, kept_fields=()
 ) -> HttpResponse | None:
-    """Who asks, checked before the form: a refusal answered and audited."""
+    """Who asks, checked before the form: a refusal answered and audited, with
+    what the person typed shown back to them (``kept_fields`` of the POST)."""
     try:
         for check in checks:
             check()
     except rules.Refused as refusal:
         if refusal.audited:
             record_refusal(request.user, claim, f"{step}: {refusal}")
-        return refused(request, claim, refusal, {})
+        kept = {
+            key: request.POST.get(field, "").replace("\x00", "")
+            for key, field in kept_fields
+        }
+        return refused(request, claim, refusal, kept)
     return None
 
 
@@ -739,7 +744,11 @@ def precheck(
 def claim_submit(request: HttpRequest, pk: int) -> HttpResponse:
     user, claim = request.user, visible_claim(request, pk)
     answer = precheck(
-        request, claim, "submit", lambda: rules.check_may_submit(user, claim)
+        request,
+        claim,
+        "submit",
+        lambda: rules.check_may_submit(user, claim),
+        kept_fields=(("note", "note"),),
     )
     if answer:
         return answer
@@ -768,7 +777,13 @@ def reviewer_checks(user, claim: Claim) -> tuple:
 @require_POST
 def claim_rule(request: HttpRequest, pk: int) -> HttpResponse:
     user, claim = request.user, visible_claim(request, pk)
-    answer = precheck(request, claim, "rule", *reviewer_checks(user, claim))
+    answer = precheck(
+        request,
+        claim,
+        "rule",
+        *reviewer_checks(user, claim),
+        kept_fields=(("outcome", "outcome"), ("rationale", "rationale")),
+    )
     if answer:
         return answer
     form = RulingForm(request.POST, claim=claim)
@@ -797,7 +812,13 @@ def claim_rule(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def claim_reopen(request: HttpRequest, pk: int) -> HttpResponse:
     user, claim = request.user, visible_claim(request, pk)
-    answer = precheck(request, claim, "reopen", *reviewer_checks(user, claim))
+    answer = precheck(
+        request,
+        claim,
+        "reopen",
+        *reviewer_checks(user, claim),
+        kept_fields=(("reopen_rationale", "rationale"),),
+    )
     if answer:
         return answer
     form = ReopenForm(request.POST, claim=claim)
@@ -1032,7 +1053,7 @@ def claim_import(request: HttpRequest) -> HttpResponse:
         length = 0
     if length > limit:
         # Refused by its declared size, before the body is read.
-        problem = claim_imports.size_problem("csv", length, limit).message
+        problem = claim_imports.size_problem("", length, limit).message
         return render_import(request, ImportForm(), status=413, problem=problem)
     form = ImportForm(request.POST, request.FILES)
     if not form.is_valid():

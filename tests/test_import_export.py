@@ -768,4 +768,7 @@ def test_a_100_mb_upload_is_refused_unread_with_its_size(as_user, alice):
     assert response.status_code == 413
     page = response.content.decode()
     assert "The file is 100.0 MB" in page and "Split it into several files" in page
+    # Unread, the file's type is unknown: the message names no CSV or JSON limit.
+    assert "an upload on this page takes at most" in page
+    assert "CSV import" not in page
     assert not Claim.objects.exists()

@@ -581,6 +581,28 @@ def test_four_eyes_binds_reopening_too(as_user, alice, rita, rex):
     assert claim.status == Status.CONFIRMED
 
 
+def test_a_refused_reviewer_gets_back_what_they_wrote_escaped(
+    as_user, alice, rex, rita
+):
+    claim = submitted(alice)
+    cite(rex, claim)
+    rationale = "Checked against <b>two</b> imagery reports & the ministry's note."
+
+    response = post_rule(as_user(rex), claim, Outcome.CONFIRMED, rationale)
+
+    assert response.status_code == 403
+    page = response.content.decode()
+    assert "What you wrote" in page
+    assert "Checked against &lt;b&gt;two&lt;/b&gt; imagery reports &amp; the" in page
+    assert not claim.reviews.exists()
+
+    ruled_claim = ruled(alice, rita)
+    cite(rex, ruled_claim)
+    response = post_reopen(as_user(rex), ruled_claim, "Reopen: new imagery.")
+    assert response.status_code == 403
+    assert "Reopen: new imagery." in response.content.decode()
+
+
 def test_superusers_are_not_exempt_from_four_eyes(as_user, alice, ada):
     claim = submitted(alice)
     cite(ada, claim)
