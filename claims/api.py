@@ -27,6 +27,7 @@ from analysts.api import AnalystsWrite, Conflict, ReviewersWrite
 from analysts.audit import record, snapshot
 from analysts.models import AuditEntry
 from claims import actions, review
+from claims.confirmation_store import STORED_FIELDS
 from claims.exports import export_response
 from claims.filters import ClaimFilter
 from claims.imports import MAX_PLACES, facet_problems
@@ -190,31 +191,19 @@ class ClaimSerializer(serializers.ModelSerializer):
             "version",
             "created_at",
             "updated_at",
-            "level",
-            "computed_level",
-            "likelihood",
-            "likelihood_term",
-            "confidence",
-            "summary_rating",
-            "explanation",
-            "confirmation_version",
+            *STORED_FIELDS,
             "needs_rereview",
             "citations",
             "relations",
         ]
+        # The computed confirmation is the store's alone: whatever it stores is
+        # read-only here, from the one list (confirmation_store.STORED_FIELDS).
         read_only_fields = [
             "status",
             "submission_note",
             "created_at",
             "updated_at",
-            "level",
-            "computed_level",
-            "likelihood",
-            "likelihood_term",
-            "confidence",
-            "summary_rating",
-            "explanation",
-            "confirmation_version",
+            *STORED_FIELDS,
             "needs_rereview",
         ]
 
