@@ -241,6 +241,21 @@ class _Resolver:
         self.name_field = name_field
         self.known: dict[int, Model] = {}
 
+    # A new queryset (the access queryset, set per request) or a copy of the
+    # field (one per form) starts with nothing known, its widget pointing back.
+    def _set_queryset(self, queryset) -> None:
+        super()._set_queryset(queryset)
+        self.widget.field = self
+        self.known = {}
+
+    queryset = property(forms.ModelChoiceField._get_queryset, _set_queryset)
+
+    def __deepcopy__(self, memo):
+        result = super().__deepcopy__(memo)
+        result.widget.field = result
+        result.known = {}
+        return result
+
     def remember(self, rows) -> None:
         for row in rows:
             if row is not None:
@@ -321,19 +336,6 @@ class LookupChoiceField(_Resolver, forms.ModelChoiceField):
             self.label_from_instance = label_from_instance
         super().__init__(queryset, **kwargs)
 
-    def _set_queryset(self, queryset) -> None:
-        super()._set_queryset(queryset)
-        self.widget.field = self
-        self.known = {}
-
-    queryset = property(forms.ModelChoiceField._get_queryset, _set_queryset)
-
-    def __deepcopy__(self, memo):
-        result = super().__deepcopy__(memo)
-        result.widget.field = result
-        result.known = {}
-        return result
-
     def to_python(self, value):
         if value in self.empty_values:
             return None
@@ -360,19 +362,6 @@ class LookupMultipleChoiceField(_Resolver, forms.ModelMultipleChoiceField):
         kwargs.setdefault("widget", LookupMultipleInput(lookup))
         self._init_lookup(noun, name_field)
         super().__init__(queryset, **kwargs)
-
-    def _set_queryset(self, queryset) -> None:
-        super()._set_queryset(queryset)
-        self.widget.field = self
-        self.known = {}
-
-    queryset = property(forms.ModelChoiceField._get_queryset, _set_queryset)
-
-    def __deepcopy__(self, memo):
-        result = super().__deepcopy__(memo)
-        result.widget.field = result
-        result.known = {}
-        return result
 
     def _values(self, value) -> list:
         if value in (None, ""):
