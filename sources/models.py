@@ -416,6 +416,15 @@ class SourceRecord(models.Model):
     latest = models.DateField(null=True)
     firsts = models.IntegerField()
     median_lead = models.FloatField(null=True)
+    # The 90 % interval of the accuracy and the grade it suggests: functions of
+    # confirmed and refuted alone, computed in Python (reliability.fill_intervals)
+    # and stored so that the report sorts and pages by them in SQL. NULL from the
+    # moment the rulings change until the same transaction fills them in.
+    low = models.FloatField(null=True)
+    high = models.FloatField(null=True)
+    suggested = models.CharField(
+        max_length=1, choices=Grade.choices, blank=True, db_default=""
+    )
 
     class Meta:
         ordering = ["by_origin", "subject"]

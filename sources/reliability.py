@@ -63,10 +63,13 @@ from functools import cached_property, lru_cache
 
 from django.db import connection, transaction
 from django.db.models import (
+    Case,
+    CharField,
     Count,
     DateField,
     Exists,
     F,
+    FloatField,
     Func,
     IntegerField,
     Max,
@@ -75,12 +78,17 @@ from django.db.models import (
     Q,
     QuerySet,
     Subquery,
+    Value,
+    When,
 )
 from django.db.models.functions import (
     Cast,
     Coalesce,
+    Collate,
     ExtractQuarter,
     ExtractYear,
+    Lower,
+    NullIf,
 )
 from django.template.defaultfilters import floatformat
 
@@ -290,7 +298,9 @@ class Column:
 
 
 def _casefold(value: str) -> str:
-    return value.casefold()
+    """Names sort by their lower case, code point by code point: the order
+    SQL gives with LOWER(...) in the "C" collation (stored_order below)."""
+    return value.lower()
 
 
 COLUMNS = (
@@ -768,6 +778,9 @@ WRITE_CHANGES_SQL = (
         in_review = sources_sourcerecord.in_review + d.in_review,
         firsts = sources_sourcerecord.firsts + d.firsts,
         median_lead = NULL,
+        -- NULL until fill_intervals, when the rulings moved.
+        low = CASE WHEN d.confirmed = 0 AND d.refuted = 0
+            THEN sources_sourcerecord.low END,
         latest = (
             SELECT MAX(pair.last_day) FROM sources_sourcesupport pair
             WHERE pair.by_origin = sources_sourcerecord.by_origin
@@ -856,6 +869,37 @@ def _refresh_records(cursor, subjects: set[tuple[bool, int]] | None) -> None:
     cursor.execute(f"INSERT INTO sources_sourcerecord ({RECORD_COLUMNS}) {sql}", params)
 
 
+INTERVAL_BATCH = 500
+
+
+def fill_intervals(cursor) -> int:
+    """Store the interval and suggested grade of every record whose rulings
+    changed (the statements above leave its ``low`` NULL): computed here, once
+    per distinct (confirmed, refuted), by the functions the report's fresh
+    path uses. Returns the number of distinct pairs filled."""
+    cursor.execute(
+        "SELECT DISTINCT confirmed, refuted FROM sources_sourcerecord WHERE low IS NULL"
+    )
+    pairs = cursor.fetchall()
+    for start in range(0, len(pairs), INTERVAL_BATCH):
+        batch = pairs[start : start + INTERVAL_BATCH]
+        params: list = []
+        for confirmed, refuted in batch:
+            params += [confirmed, refuted, *_interval_row(confirmed, refuted)]
+        values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(batch))
+        # VALUES columns are column1... on both PostgreSQL and SQLite.
+        cursor.execute(
+            f"""UPDATE sources_sourcerecord SET low = v.column3,
+                high = v.column4, suggested = v.column5
+            FROM (VALUES {values}) AS v
+            WHERE sources_sourcerecord.low IS NULL
+                AND sources_sourcerecord.confirmed = v.column1
+                AND sources_sourcerecord.refuted = v.column2""",  # noqa: S608
+            params,
+        )
+    return len(pairs)
+
+
 def _drop_temporary(cursor) -> None:
     for table in TEMPORARY:
         cursor.execute(f"DROP TABLE IF EXISTS {table}")
@@ -909,6 +953,7 @@ def refresh(claim_ids) -> None:
         lock_writers()
         for start in range(0, len(ids), REFRESH_SLICE):
             _refresh_slice(cursor, ids[start : start + REFRESH_SLICE])
+        fill_intervals(cursor)
 
 
 def claim_edited(claim: Claim) -> None:
@@ -950,6 +995,7 @@ def rebuild() -> dict[str, int]:
             f"INSERT INTO sources_sourcesupport ({SUPPORT_COLUMNS}) {sql}", params
         )
         _refresh_records(cursor, None)
+        fill_intervals(cursor)
     if connection.vendor == "postgresql" and outermost:
         # The filtered report reads the pairs by index-only scans, which need
         # the visibility map that only VACUUM sets; the planner, statistics.
@@ -1001,7 +1047,20 @@ def drift() -> dict[str, int]:
                 )
                 total += cursor.fetchone()[0]
             found[name] = total
+        cursor.execute(
+            "SELECT confirmed, refuted, low, high, suggested FROM sources_sourcerecord"
+        )
+        found["intervals"] = sum(
+            1
+            for confirmed, refuted, low, high, suggested in cursor.fetchall()
+            if (low, high, suggested) != _interval_row(confirmed, refuted)
+        )
     return found
+
+
+def _interval_row(confirmed: int, refuted: int) -> tuple[float, float, str]:
+    low, high = credible_interval(confirmed, refuted)
+    return low, high, suggest_grade(confirmed + refuted, low, high)
 
 
 def selected_pairs(selection: Selection) -> QuerySet:
@@ -1053,37 +1112,161 @@ STORED_FIGURES = (
 def _stored_records(user, selection: Selection) -> list[Record]:
     """Unfiltered: the stored record of each source (or origin), read with its
     source in one query."""
-    sources = _visible_subjects(user, selection)
-    rows = (
+    rows = stored_order(user, selection, DEFAULT_ORDERING)
+    return list(StoredRecords(rows))
+
+
+def _sort_key(expression):
+    """Text compared code point by code point, as Python compares strings."""
+    if connection.vendor == "postgresql":
+        return Collate(expression, "C")
+    return expression  # SQLite's default collation (BINARY) already does
+
+
+def _agreement_rank() -> Case:
+    """AGREEMENT_ORDER of Record.agreement, from the stored suggestion."""
+    return Case(
+        When(rulings__lt=MIN_RULINGS, then=Value(AGREEMENT_ORDER[TOO_FEW])),
+        When(suggested=F("subject__grade"), then=Value(AGREEMENT_ORDER[AGREES])),
+        When(subject__grade=Grade.F, then=Value(AGREEMENT_ORDER[SUGGESTS_A_GRADE])),
+        # Letters sort as the grades do: A best.
+        When(
+            suggested__lt=F("subject__grade"),
+            then=Value(AGREEMENT_ORDER[SUGGESTS_HIGHER]),
+        ),
+        default=Value(AGREEMENT_ORDER[SUGGESTS_LOWER]),
+        output_field=IntegerField(),
+    )
+
+
+def _stored_sort_expressions() -> dict:
+    """Each column's sort value in SQL, equal to its Column.sort_value (or the
+    Record attribute) in Python: sort_records and stored_order agree, which
+    tests/test_reliability.py checks column by column."""
+    as_float = FloatField()
+    return {
+        "name": _sort_key(Lower("subject__name")),
+        "kind": Case(
+            *(
+                When(subject__kind=value, then=Value(str(label)))
+                for value, label in Source.Kind.choices
+            ),
+            default=F("subject__kind"),
+            output_field=CharField(),
+        ),
+        "country": _sort_key(NullIf(Lower("subject__country"), Value(""))),
+        "grade": F("subject__grade"),
+        "suggested": F("suggested"),
+        "agreement": _agreement_rank(),
+        "still_open": F("open") + F("in_review"),
+        "rulings": F("rulings"),
+        "accuracy": (Cast("confirmed", as_float) + Value(float(PRIOR_CONFIRMED)))
+        / (
+            Cast("confirmed", as_float)
+            + Cast("refuted", as_float)
+            + Value(float(PRIOR_CONFIRMED + PRIOR_REFUTED))
+        ),
+    }
+
+
+STORED_COLUMNS = (
+    "subject_id", "subject__name", "subject__kind", "subject__country",
+    "subject__grade", *STORED_FIGURES, "low", "high", "suggested",
+)  # fmt: skip
+
+
+def _stored_record(row: tuple) -> Record:
+    (
+        pk, name, kind, country, grade,
+        supported, confirmed, refuted, opened, in_review, latest, firsts, median,
+        low, high, suggested,
+    ) = row  # fmt: skip
+    record = Record(
+        id=pk,
+        name=name,
+        kind=kind,
+        country=country,
+        grade=grade,
+        supported=supported,
+        confirmed=confirmed,
+        refuted=refuted,
+        open=opened,
+        in_review=in_review,
+        latest=latest,
+        firsts=firsts,
+        median_lead=median,
+    )
+    # The cached properties, as stored (fill_intervals computed them with the
+    # same functions).
+    record.__dict__["interval"] = (low, high)
+    record.__dict__["suggested"] = suggested
+    return record
+
+
+def stored_order(user, selection: Selection, ordering: str) -> QuerySet:
+    """The unfiltered report's stored records in the report's order, as rows
+    for _stored_record: sorted and paged by the database, like sort_records
+    (rows without a value last either way, ties by name then id)."""
+    descending = ordering.startswith("-")
+    key = ordering.lstrip("-")
+    key = key if key in COLUMN_BY_KEY else "rulings"
+    expression = _stored_sort_expressions().get(key, F(key))
+    direction = expression.desc if descending else expression.asc
+    return (
         SourceRecord.objects.filter(by_origin=selection.by_origin)
-        .filter(subject__in=sources)
-        .order_by()
-        .values_list(
-            "subject_id", "subject__name", "subject__kind", "subject__country",
-            "subject__grade", *STORED_FIGURES,
+        .filter(subject__in=_visible_subjects(user, selection))
+        .alias(rulings=F("confirmed") + F("refuted"))
+        .order_by(
+            direction(nulls_last=True),
+            _sort_key(Lower("subject__name")).asc(),
+            "subject_id",
         )
-    )  # fmt: skip
-    return [
-        Record(
-            id=pk,
-            name=name,
-            kind=kind,
-            country=country,
-            grade=grade,
-            supported=supported,
-            confirmed=confirmed,
-            refuted=refuted,
-            open=opened,
-            in_review=in_review,
-            latest=latest,
-            firsts=firsts,
-            median_lead=median,
-        )
-        for (
-            pk, name, kind, country, grade,
-            supported, confirmed, refuted, opened, in_review, latest, firsts, median,
-        ) in rows
-    ]  # fmt: skip
+        .values_list(*STORED_COLUMNS)
+    )
+
+
+class StoredRecords:
+    """The stored records in the report's order, read a slice at a time: what
+    Paginator, the printable view and the CSV export take in place of a list,
+    so that a page reads its 50 rows, not 10,000."""
+
+    def __init__(self, rows: QuerySet):
+        self.rows = rows
+
+    @cached_property
+    def total(self) -> int:
+        return self.rows.count()
+
+    def count(self) -> int:
+        return self.total
+
+    def __len__(self) -> int:
+        return self.total
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [_stored_record(row) for row in self.rows[index]]
+        return _stored_record(self.rows[index])
+
+    def __iter__(self) -> Iterator[Record]:
+        for row in self.rows.iterator(chunk_size=2000):
+            yield _stored_record(row)
+
+
+def _reads_stored_records(user, selection: Selection) -> bool:
+    unfiltered = selection.topic is None and not (
+        selection.period_from or selection.period_to
+    )
+    return unfiltered and _may_read_stored(user)
+
+
+def report_rows(user, selection: Selection, ordering: str):
+    """The report's rows in its order: unfiltered, the stored records sorted
+    and sliced by the database; otherwise the records computed for the filters,
+    sorted here."""
+    if _reads_stored_records(user, selection):
+        return StoredRecords(stored_order(user, selection, ordering))
+    return sort_records(source_records(user, selection), ordering)
 
 
 def source_records(user, selection: Selection) -> list[Record]:

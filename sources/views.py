@@ -1,5 +1,6 @@
 import csv
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -424,19 +425,29 @@ class ReportTooSlow(Exception):
     """The database gave up on the report (its statement timeout)."""
 
 
-def report_records(
-    request: HttpRequest,
-) -> tuple[ReliabilityFilterForm, Selection, str, list[Record]]:
-    form, selection, ordering = report_selection(request)
+@contextmanager
+def report_guard() -> Iterator[None]:
+    """Where the report's queries run: a savepoint, so that the request's
+    transaction survives a query the database cancels (its statement timeout),
+    which becomes ReportTooSlow."""
     try:
-        # A savepoint, so that the request's transaction survives a cancelled query.
         with transaction.atomic():
-            records = reliability.source_records(request.user, selection)
+            yield
     except OperationalError as error:
         if getattr(error.__cause__, "pgcode", None) == QUERY_CANCELED:
             raise ReportTooSlow from error
         raise
-    return form, selection, ordering, reliability.sort_records(records, ordering)
+
+
+def report_records(
+    request: HttpRequest,
+) -> tuple[ReliabilityFilterForm, Selection, str, Sequence[Record]]:
+    """The report's rows in order: a list, or (unfiltered) stored rows that
+    the database sorts and slices when a page, the print or the export reads
+    them; read them inside report_guard()."""
+    form, selection, ordering = report_selection(request)
+    records = reliability.report_rows(request.user, selection, ordering)
+    return form, selection, ordering, records
 
 
 def report_too_slow(request: HttpRequest) -> HttpResponse:
@@ -502,10 +513,12 @@ def report_context(
 def reliability_report(request: HttpRequest) -> HttpResponse:
     require_manager(request.user)
     try:
-        form, selection, ordering, records = report_records(request)
+        with report_guard():
+            form, selection, ordering, records = report_records(request)
+            paginator = Paginator(records, RELIABILITY_PER_PAGE)
+            page = paginator.get_page(request.GET.get("page"))
     except ReportTooSlow:
         return report_too_slow(request)
-    page = Paginator(records, RELIABILITY_PER_PAGE).get_page(request.GET.get("page"))
     context = report_context(
         form, selection, ordering, page.object_list, request.get_full_path()
     )
@@ -517,13 +530,15 @@ def reliability_report(request: HttpRequest) -> HttpResponse:
 def reliability_report_print(request: HttpRequest) -> HttpResponse:
     require_manager(request.user)
     try:
-        form, selection, ordering, records = report_records(request)
+        with report_guard():
+            form, selection, ordering, records = report_records(request)
+            rows = records[:RELIABILITY_PRINT_LIMIT]
+            total = len(records)
     except ReportTooSlow:
         return report_too_slow(request)
-    rows = records[:RELIABILITY_PRINT_LIMIT]
     context = report_context(form, selection, ordering, rows)
     context.update(
-        total=len(records),
+        total=total,
         limit=RELIABILITY_PRINT_LIMIT,
         printed_at=timezone.now(),
     )
@@ -575,7 +590,11 @@ class Echo:
 def reliability_report_export(request: HttpRequest) -> HttpResponse:
     require_manager(request.user)
     try:
-        form, selection, ordering, records = report_records(request)
+        with report_guard():
+            form, selection, ordering, records = report_records(request)
+            # Read whole before the first line goes out: a failure then is an
+            # error page, never a file cut short.
+            records = list(records)
     except ReportTooSlow:
         return HttpResponse(
             "The report took too long; narrow it by topic or period.",

@@ -945,7 +945,7 @@ def cancelled_query(*args, **kwargs):
 
 def test_a_report_the_database_gives_up_on_says_so(world, as_user, max_):
     client = as_user(max_)
-    with mock.patch("sources.reliability.source_records", cancelled_query):
+    with mock.patch("sources.reliability.report_rows", cancelled_query):
         page = client.get(REPORT, {"by": "origin"})
         export = client.get(EXPORT)
     assert page.status_code == 503

@@ -2,8 +2,10 @@
 through every kind of change, on both databases; the report reads them with a
 bounded number of queries."""
 
+import collections
 import datetime as dt
 import io
+import random
 
 import pytest
 from django.core.management import call_command
@@ -26,6 +28,9 @@ def day(text: str) -> dt.date:
     return dt.date.fromisoformat(text)
 
 
+NO_DRIFT = {"pairs": 0, "report days": 0, "records": 0, "intervals": 0}
+
+
 def figures(records) -> list[tuple]:
     return sorted(
         (
@@ -38,6 +43,9 @@ def figures(records) -> list[tuple]:
             r.latest,
             r.firsts,
             r.median_lead,
+            # Stored for the unfiltered report; computed for the others.
+            r.interval,
+            r.suggested,
         )
         for r in records
     )
@@ -60,7 +68,7 @@ def selections(world) -> list[Selection]:
 
 
 def assert_stored_equals_fresh(world, user) -> None:
-    assert reliability.drift() == {"pairs": 0, "report days": 0, "records": 0}
+    assert reliability.drift() == NO_DRIFT
     for selection in selections(world):
         stored = reliability.source_records(user, selection)
         fresh = reliability.fresh_source_records(user, selection)
@@ -229,7 +237,14 @@ def test_the_check_command_finds_drift_and_the_rebuild_repairs_it(world, alice):
         call_command("rebuild_reliability", "--check")
     call_command("rebuild_reliability")
     call_command("rebuild_reliability", "--check")
-    assert reliability.drift() == {"pairs": 0, "report days": 0, "records": 0}
+    assert reliability.drift() == NO_DRIFT
+    # A stored interval or suggested grade that its rulings do not give.
+    SourceRecord.objects.update(suggested="A", high=0.5)
+    assert reliability.drift()["intervals"] == SourceRecord.objects.count() > 0
+    with pytest.raises(CommandError, match="drift"):
+        call_command("rebuild_reliability", "--check")
+    call_command("rebuild_reliability")
+    assert reliability.drift() == NO_DRIFT
 
 
 def test_a_reader_who_sees_no_claims_gets_no_rows(world, alice, nora):
@@ -270,3 +285,64 @@ def test_the_filters_show_their_chosen_values(world, as_user, max_):
     assert f'<option value="{troops.pk}" selected>Troops</option>' in html
     assert '<option value="media" selected>media outlet</option>' in html
     assert '<select name="country" id="id_country" aria-invalid="true">' in html
+
+
+@pytest.mark.parametrize("by_origin", [False, True])
+def test_the_database_sorts_stored_records_as_python_sorts_records(
+    world, alice, max_, by_origin
+):
+    """The unfiltered report is sorted and paged by SQL (stored_order), the
+    filtered one by sort_records: every column, both ways, gives one order,
+    ties (equal counts, blank countries, no leads) included."""
+    rng = random.Random(8)
+    names = ["alpha", "Alpha Two", "BRAVO", "bravo two", "Charlie", "delta"]
+    kinds = ["media", "person", "agency", "sensor", "media", "unnamed"]
+    countries = ["", "Ruritania", "freedonia", "", "Freedonia", ""]
+    sources = [world["gov"], world["ministry"], world["outlet"], world["wire"]]
+    for index, (name, kind, country) in enumerate(
+        zip(names, kinds, countries, strict=True)
+    ):
+        parent = world["gov"] if index % 3 == 0 else None
+        grade = "ABCDEF"[index]
+        sources.append(
+            SourceFactory(
+                name=name, kind=kind, country=country, parent=parent, grade=grade
+            )
+        )
+    statuses = (
+        [Claim.Status.CONFIRMED] * 5
+        + [Claim.Status.REFUTED] * 2
+        + [
+            Claim.Status.OPEN,
+            Claim.Status.IN_REVIEW,
+        ]
+    )
+    claims = [
+        ClaimFactory(statement=f"Sorted {n}.", logged_by=alice) for n in range(50)
+    ]
+    for claim in claims:
+        for source in rng.sample(sources, rng.randint(1, 4)):
+            said = rng.choice([None, "2024-01-05", "2024-02-10", "2024-02-10"])
+            cite(alice, claim, source, said)
+        Claim.objects.filter(pk=claim.pk).update(status=rng.choice(statuses))
+    reliability.rebuild()
+    selection = Selection(by_origin=by_origin)
+    fresh = reliability.fresh_source_records(max_, selection)
+    # One judged source whose grade its record bears out (grades are read, not
+    # stored with the record).
+    words = collections.Counter(r.agreement for r in fresh)
+    judged = next(r for r in fresh if r.mismatch and words[r.agreement] > 1)
+    Source.objects.filter(pk=judged.id).update(grade=judged.suggested)
+    fresh = reliability.fresh_source_records(max_, selection)
+    assert len(fresh) > 5
+    for ordering, _ in reliability.ORDERING_CHOICES:
+        stored = reliability.StoredRecords(
+            reliability.stored_order(max_, selection, ordering)
+        )
+        expected = [r.id for r in reliability.sort_records(fresh, ordering)]
+        assert [r.id for r in stored] == expected, ordering
+        # A page is the same slice of that order.
+        assert [r.id for r in stored[2:5]] == expected[2:5], ordering
+    assert len(stored) == len(fresh)
+    # The data reaches every word of "Record vs grade".
+    assert {r.agreement for r in fresh} == set(reliability.AGREEMENT_ORDER)
