@@ -91,6 +91,7 @@ from django.db.models.functions import (
     NullIf,
 )
 from django.template.defaultfilters import floatformat
+from django.utils.translation import get_language
 
 from claims.confirmation_store import id_list, lock_writers
 from claims.models import Citation, Claim, Review, Topic
@@ -202,6 +203,18 @@ def suggest_grade(rulings: int, lower: float, upper: float) -> str:
 
 # --- one row of the report -----------------------------------------------
 
+
+@lru_cache(maxsize=65_536)
+def _places(value: float, places: int, language: str) -> str:
+    return str(floatformat(value, places))
+
+
+def three_places(value: float) -> str:
+    """floatformat(value, 3), remembered: a page shows the same few thousand
+    accuracies and bounds again and again, and floatformat is slow."""
+    return _places(value, 3, get_language())
+
+
 TOO_FEW = "too few rulings"
 AGREES = "agrees"
 SUGGESTS_HIGHER = "suggests higher"
@@ -279,6 +292,19 @@ class Record:
     @property
     def mismatch(self) -> bool:
         return self.agreement not in (AGREES, TOO_FEW)
+
+    # The figures as the page, the chart and the CSV write them.
+    @cached_property
+    def accuracy_text(self) -> str:
+        return three_places(self.accuracy)
+
+    @cached_property
+    def low_text(self) -> str:
+        return three_places(self.low)
+
+    @cached_property
+    def high_text(self) -> str:
+        return three_places(self.high)
 
     def get_kind_display(self) -> str:
         return Source.Kind(self.kind).label if self.kind in Source.Kind else self.kind
@@ -1169,6 +1195,8 @@ def _stored_sort_expressions() -> dict:
     }
 
 
+# The columns whose value may be missing (None in Python, NULL in SQL).
+NULLABLE_COLUMNS = {"country", "median_lead", "latest", "low", "high"}
 STORED_COLUMNS = (
     "subject_id", "subject__name", "subject__kind", "subject__country",
     "subject__grade", *STORED_FIGURES, "low", "high", "suggested",
@@ -1203,6 +1231,15 @@ def _stored_record(row: tuple) -> Record:
     return record
 
 
+def _stored_selection(user, selection: Selection) -> QuerySet:
+    """The stored records the unfiltered report shows this reader."""
+    records = SourceRecord.objects.filter(by_origin=selection.by_origin)
+    subjects = _visible_subjects(user, selection)
+    if subjects.query.where:
+        records = records.filter(subject__in=subjects)
+    return records
+
+
 def stored_order(user, selection: Selection, ordering: str) -> QuerySet:
     """The unfiltered report's stored records in the report's order, as rows
     for _stored_record: sorted and paged by the database, like sort_records
@@ -1212,12 +1249,14 @@ def stored_order(user, selection: Selection, ordering: str) -> QuerySet:
     key = key if key in COLUMN_BY_KEY else "rulings"
     expression = _stored_sort_expressions().get(key, F(key))
     direction = expression.desc if descending else expression.asc
+    # NULLS LAST only where a value may be missing: a plain DESC lets the
+    # default order (rulings) read its index backwards.
+    nulls = {"nulls_last": True} if key in NULLABLE_COLUMNS else {}
     return (
-        SourceRecord.objects.filter(by_origin=selection.by_origin)
-        .filter(subject__in=_visible_subjects(user, selection))
+        _stored_selection(user, selection)
         .alias(rulings=F("confirmed") + F("refuted"))
         .order_by(
-            direction(nulls_last=True),
+            direction(**nulls),
             _sort_key(Lower("subject__name")).asc(),
             "subject_id",
         )
@@ -1230,12 +1269,14 @@ class StoredRecords:
     Paginator, the printable view and the CSV export take in place of a list,
     so that a page reads its 50 rows, not 10,000."""
 
-    def __init__(self, rows: QuerySet):
+    def __init__(self, rows: QuerySet, selected: QuerySet | None = None):
         self.rows = rows
+        # The same records without the joins the rows need: what count() counts.
+        self.selected = rows if selected is None else selected
 
     @cached_property
     def total(self) -> int:
-        return self.rows.count()
+        return self.selected.count()
 
     def count(self) -> int:
         return self.total
@@ -1265,7 +1306,10 @@ def report_rows(user, selection: Selection, ordering: str):
     and sliced by the database; otherwise the records computed for the filters,
     sorted here."""
     if _reads_stored_records(user, selection):
-        return StoredRecords(stored_order(user, selection, ordering))
+        return StoredRecords(
+            stored_order(user, selection, ordering),
+            _stored_selection(user, selection),
+        )
     return sort_records(source_records(user, selection), ordering)
 
 
@@ -1374,9 +1418,9 @@ def accuracy_chart(records: list[Record]) -> Chart:
             x_low=x(record.low),
             x_mean=x(record.accuracy),
             x_high=x(record.high),
-            accuracy=floatformat(record.accuracy, 3),
-            low=floatformat(record.low, 3),
-            high=floatformat(record.high, 3),
+            accuracy=record.accuracy_text,
+            low=record.low_text,
+            high=record.high_text,
         )
         for index, record in enumerate(plotted)
     ]

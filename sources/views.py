@@ -21,7 +21,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import floatformat, pluralize
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html, format_html_join
+from django.utils.html import conditional_escape, format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
@@ -395,30 +395,52 @@ def drill_down_links(
 ) -> dict[str, str]:
     """The claim list behind each count of a row, as far as its filters reach;
     the source's page, and its grade form with the way back to ``back``."""
-    base = reverse("claims:claim_list")
-    params = {"origin" if selection.by_origin else "source": record.id}
-    if selection.topic is not None:
-        params["topic"] = selection.topic.pk
-    if selection.period_from:
-        params["time_from"] = selection.period_from.isoformat()
-    if selection.period_to:
-        params["time_to"] = selection.period_to.isoformat()
+    return DrillDown(selection, back).links(record)
 
-    def link(status: str = "") -> str:
-        query = {**params, "status": status} if status else params
-        return f"{base}?{urlencode(query)}"
 
-    detail = reverse("sources:source_detail", args=[record.id])
-    proposal = f"grade={record.suggested}&" if record.mismatch else ""
-    return {
-        "detail": detail,
-        "change_grade": f"{detail}?{proposal}next={quote(back, safe='/')}#change-grade",
-        "supported": link(),
-        "confirmed": link(Claim.Status.CONFIRMED),
-        "refuted": link(Claim.Status.REFUTED),
-        "open": link(Claim.Status.OPEN),
-        "in_review": link(Claim.Status.IN_REVIEW),
+class DrillDown:
+    """drill_down_links for many rows of one report: the URLs' fixed parts are
+    reversed and encoded once, not per row (each link equals the urlencode of
+    its whole query, which tests/test_reliability.py checks)."""
+
+    STATUSES = {
+        "confirmed": Claim.Status.CONFIRMED,
+        "refuted": Claim.Status.REFUTED,
+        "open": Claim.Status.OPEN,
+        "in_review": Claim.Status.IN_REVIEW,
     }
+
+    def __init__(self, selection: Selection, back: str = ""):
+        self.subject = "origin" if selection.by_origin else "source"
+        filters = {}
+        if selection.topic is not None:
+            filters["topic"] = selection.topic.pk
+        if selection.period_from:
+            filters["time_from"] = selection.period_from.isoformat()
+        if selection.period_to:
+            filters["time_to"] = selection.period_to.isoformat()
+        self.filters = f"&{urlencode(filters)}" if filters else ""
+        self.claim_list = reverse("claims:claim_list")
+        # The source page's URL ends in "<pk>/".
+        self.detail_prefix = reverse("sources:source_detail", args=[0])[:-2]
+        self.back = quote(back, safe="/")
+        self.statuses = {
+            key: f"&{urlencode({'status': status})}"
+            for key, status in self.STATUSES.items()
+        }
+
+    def links(self, record: Record) -> dict[str, str]:
+        supported = f"{self.claim_list}?{self.subject}={record.id}{self.filters}"
+        detail = f"{self.detail_prefix}{record.id}/"
+        proposal = f"grade={record.suggested}&" if record.mismatch else ""
+        links = {
+            "detail": detail,
+            "change_grade": f"{detail}?{proposal}next={self.back}#change-grade",
+            "supported": supported,
+        }
+        for key, suffix in self.statuses.items():
+            links[key] = f"{supported}{suffix}"
+        return links
 
 
 class ReportTooSlow(Exception):
@@ -464,13 +486,13 @@ def select_html(field) -> str:
     if not isinstance(field.field.widget, Select):
         return str(field)
     current = "" if field.value() is None else str(field.value())
-    options = format_html_join(
-        "",
-        '<option value="{}"{}>{}</option>',
-        (
-            (value, " selected" if str(value) == current else "", label)
+    options = mark_safe(  # noqa: S308 - every value and label escaped
+        "".join(
+            f'<option value="{conditional_escape(value)}"'
+            f"{' selected' if str(value) == current else ''}>"
+            f"{conditional_escape(label)}</option>"
             for value, label in field.field.choices
-        ),
+        )
     )
     extra = ""
     if field.help_text:
@@ -492,8 +514,9 @@ REPORT_SELECTS = ("topic", "kind", "country", "ordering")
 def report_context(
     form, selection: Selection, ordering: str, rows, back: str = ""
 ) -> dict:
+    drill_down = DrillDown(selection, back)
     for record in rows:
-        record.links = drill_down_links(record, selection, back)
+        record.links = drill_down.links(record)
     return {
         "form": form,
         "selects": {name: select_html(form[name]) for name in REPORT_SELECTS},
@@ -567,9 +590,9 @@ def record_cells(record: Record) -> list[object]:
             record.refuted,
             record.still_open,
             record.rulings,
-            floatformat(record.accuracy, 3),
-            floatformat(record.low, 3),
-            floatformat(record.high, 3),
+            record.accuracy_text,
+            record.low_text,
+            record.high_text,
             record.firsts,
             floatformat(record.median_lead, -1)
             if record.median_lead is not None

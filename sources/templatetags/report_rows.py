@@ -1,0 +1,144 @@
+"""The reliability report's table rows and chart marks, written in Python.
+
+Fifty rows and fifty chart marks through the template language cost the report
+about 60 ms of its 70 at a million claims (docs/performance.md); the same markup
+written here costs a few. Every text and URL goes through escape(); numbers and
+the fixed words are written as they are. tests/test_report_rows.py checks the
+HTML equals the template markup this replaced (kept in tests/reference/), with
+hostile names.
+"""
+
+from django import template
+from django.template.defaultfilters import floatformat
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.text import Truncator, slugify
+
+register = template.Library()
+
+
+def _count(count: int, url: str, title: str = "") -> str:
+    """A count linking to the claims behind it; 0 without a link."""
+    if not count:
+        return "0"
+    title = f' title="{escape(title)}"' if title else ""
+    return f'<a href="{escape(url)}"{title}>{count}</a>'
+
+
+def _still_open(record) -> str:
+    links = record.links
+    if not record.still_open:
+        return "0"
+    if not record.in_review:
+        return _count(record.still_open, links["open"])
+    if not record.open:
+        return _count(record.still_open, links["in_review"], "all in review")
+    title = (
+        f"{record.open} open and {record.in_review} in review; "
+        "the claim list shows one status at a time"
+    )
+    return _count(record.still_open, links["supported"], title)
+
+
+def _latest(record) -> str:
+    if not record.latest:
+        return "—"
+    day = record.latest.isoformat()
+    return f'<time datetime="{day}">{day}</time>'
+
+
+def report_row(record, actions: bool) -> str:
+    links = record.links
+    name = escape(record.name)
+    grade, suggested = escape(record.grade), escape(record.suggested)
+    median = record.median_lead
+    action = ""
+    if actions:
+        action = (
+            f'<td class="actions"><a href="{escape(links["change_grade"])}" '
+            f'aria-label="Change the grade of {name}">Change grade</a></td>'
+        )
+    mismatch = ' class="mismatch"' if record.mismatch else ""
+    agreement = escape(record.agreement)
+    return (
+        f"<tr{mismatch}>\n"
+        f'<th scope="row" class="col-name"><a href="{escape(links["detail"])}">'
+        f"{name}</a></th>\n"
+        f"<td>{escape(record.get_kind_display())}</td>\n"
+        f"<td>{escape(record.country)}</td>\n"
+        f'<td class="col-grade"><span class="grade grade-{grade}" '
+        f'title="Source reliability: {escape(record.get_grade_display())}">'
+        f"{grade}</span></td>\n"
+        f'<td class="col-grade"><span class="grade grade-{suggested}" '
+        f'title="Source reliability: {suggested}">{suggested}</span></td>\n'
+        f'<td class="col-agreement"><span class="agreement '
+        f'agreement-{escape(slugify(record.agreement))}">{agreement}</span></td>\n'
+        f'<td class="num">{_count(record.supported, links["supported"])}</td>\n'
+        f'<td class="num">{_count(record.confirmed, links["confirmed"])}</td>\n'
+        f'<td class="num">{_count(record.refuted, links["refuted"])}</td>\n'
+        f'<td class="num">{_still_open(record)}</td>\n'
+        f'<td class="num">{int(record.rulings)}</td>\n'
+        f'<td class="num">{escape(record.accuracy_text)}</td>\n'
+        f'<td class="num">{escape(record.low_text)}</td>\n'
+        f'<td class="num">{escape(record.high_text)}</td>\n'
+        '<td class="num">'
+        f"{_count(record.firsts, links['confirmed'], 'Of its confirmed claims')}"
+        "</td>\n"
+        '<td class="num">'
+        f"{'—' if median is None else escape(floatformat(median, -1))}</td>\n"
+        f'<td class="num col-date">{_latest(record)}</td>\n{action}\n</tr>\n'
+    )
+
+
+@register.simple_tag
+def report_rows(rows, actions: bool = True) -> SafeString:
+    """The <tr> of each record, as the report's table shows them; without the
+    "Change grade" cell for the printed report."""
+    return mark_safe("".join(report_row(record, actions) for record in rows))  # noqa: S308
+
+
+def chart_point(point, chart) -> str:
+    record = point.record
+    name = escape(record.name)
+    grade, suggested = escape(record.grade), escape(record.suggested)
+    rulings = int(record.rulings)
+    y = float(point.y)
+    # As the template's |add: did, in whole units.
+    hit_y, name_x = int(y) - 10, int(chart.plot_left) - 8
+    letter_x = int(chart.plot_right) + 10
+    return (
+        f'<g class="point chart-grade-{grade}'
+        f'{" mismatch" if record.mismatch else ""}">\n'
+        f"<title>{name}: accuracy {escape(point.accuracy)}, 90 % interval "
+        f"{escape(point.low)}–{escape(point.high)}, {rulings} ruling"
+        f"{'' if rulings == 1 else 's'}; assigned {grade}, record suggests "
+        f"{suggested}</title>\n"
+        f'<rect class="hit" x="0" y="{hit_y}" width="{int(chart.width)}" '
+        'height="20"/>\n'
+        f'<text class="name" x="{name_x}" y="{y}" dy="0.35em" text-anchor="end">'
+        f"{escape(Truncator(record.name).chars(36))}</text>\n"
+        f'<line class="interval" x1="{float(point.x_low)}" '
+        f'x2="{float(point.x_high)}" y1="{y}" y2="{y}"/>\n'
+        f'<circle class="mean" cx="{float(point.x_mean)}" cy="{y}" r="4.5"/>\n'
+        f'<text class="letter" x="{letter_x}" y="{y}" dy="0.35em">{grade}'
+        f"{'→' + suggested if record.mismatch else ''}</text>\n</g>\n"
+    )
+
+
+@register.simple_tag
+def chart_points(chart) -> SafeString:
+    """One mark per plotted record: its interval, its accuracy, its grade."""
+    return mark_safe("".join(chart_point(point, chart) for point in chart.points))  # noqa: S308
+
+
+@register.simple_tag
+def chart_description(chart) -> SafeString:
+    """The chart's figures in words, for the SVG's <desc>."""
+    return mark_safe(  # noqa: S308 - every part escaped
+        "".join(
+            f"{escape(point.record.name)}: {escape(point.accuracy)} "
+            f"({escape(point.low)} to {escape(point.high)}), "
+            f"grade {escape(point.record.grade)}. "
+            for point in chart.points
+        )
+    )
