@@ -7,9 +7,11 @@ compares them), with every value and label escaped (conditional_escape, as
 format_html does)."""
 
 from django import forms
-from django.utils.html import conditional_escape, format_html
+from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 from django_filters.widgets import BooleanWidget
+
+from claims.markup import esc
 
 
 def render_attrs(attrs: dict) -> SafeString:
@@ -22,11 +24,9 @@ def render_attrs(attrs: dict) -> SafeString:
         if value is False:
             continue
         if value is True:
-            parts.append(f" {conditional_escape(name)}")
+            parts.append(f" {esc(name)}")
         else:
-            parts.append(
-                f' {conditional_escape(name)}="{conditional_escape(str(value))}"'
-            )
+            parts.append(f' {esc(name)}="{esc(str(value))}"')
     return mark_safe("".join(parts))  # noqa: S308 - every part escaped
 
 
@@ -48,9 +48,9 @@ class PythonRenderedSelectMixin:
             # arguments: a few hundred options cost format_html milliseconds.
             for option in options:
                 out.append(
-                    f'\n  <option value="{conditional_escape(str(option["value"]))}"'
+                    f'\n  <option value="{esc(str(option["value"]))}"'
                     f"{render_attrs(option['attrs'])}>"
-                    f"{conditional_escape(option['label'])}</option>"
+                    f"{esc(option['label'])}</option>"
                 )
             if group_name:
                 out.append("\n  </optgroup>")

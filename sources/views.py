@@ -21,12 +21,13 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import floatformat, pluralize
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import conditional_escape, format_html
+from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
 from claims.actions import change_grade, save_document, save_source
+from claims.markup import esc
 from claims.models import Citation, Claim
 from sources import reliability
 from sources.filters import DocumentFilter, SourceFilter
@@ -488,9 +489,9 @@ def select_html(field) -> str:
     current = "" if field.value() is None else str(field.value())
     options = mark_safe(  # noqa: S308 - every value and label escaped
         "".join(
-            f'<option value="{conditional_escape(value)}"'
+            f'<option value="{esc(value)}"'
             f"{' selected' if str(value) == current else ''}>"
-            f"{conditional_escape(label)}</option>"
+            f"{esc(label)}</option>"
             for value, label in field.field.choices
         )
     )

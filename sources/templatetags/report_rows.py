@@ -2,7 +2,7 @@
 
 Fifty rows and fifty chart marks through the template language cost the report
 about 60 ms of its 70 at a million claims (docs/performance.md); the same markup
-written here costs a few. Every text and URL goes through escape(); numbers and
+written here costs a few. Every text and URL goes through esc(); numbers and
 the fixed words are written as they are. tests/test_report_rows.py checks the
 HTML equals the template markup this replaced (kept in tests/reference/), with
 hostile names.
@@ -10,9 +10,10 @@ hostile names.
 
 from django import template
 from django.template.defaultfilters import floatformat
-from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import Truncator, slugify
+
+from claims.markup import esc
 
 register = template.Library()
 
@@ -21,8 +22,8 @@ def _count(count: int, url: str, title: str = "") -> str:
     """A count linking to the claims behind it; 0 without a link."""
     if not count:
         return "0"
-    title = f' title="{escape(title)}"' if title else ""
-    return f'<a href="{escape(url)}"{title}>{count}</a>'
+    title = f' title="{esc(title)}"' if title else ""
+    return f'<a href="{esc(url)}"{title}>{count}</a>'
 
 
 def _still_open(record) -> str:
@@ -49,43 +50,43 @@ def _latest(record) -> str:
 
 def report_row(record, actions: bool) -> str:
     links = record.links
-    name = escape(record.name)
-    grade, suggested = escape(record.grade), escape(record.suggested)
+    name = esc(record.name)
+    grade, suggested = esc(record.grade), esc(record.suggested)
     median = record.median_lead
     action = ""
     if actions:
         action = (
-            f'<td class="actions"><a href="{escape(links["change_grade"])}" '
+            f'<td class="actions"><a href="{esc(links["change_grade"])}" '
             f'aria-label="Change the grade of {name}">Change grade</a></td>'
         )
     mismatch = ' class="mismatch"' if record.mismatch else ""
-    agreement = escape(record.agreement)
+    agreement = esc(record.agreement)
     return (
         f"<tr{mismatch}>\n"
-        f'<th scope="row" class="col-name"><a href="{escape(links["detail"])}">'
+        f'<th scope="row" class="col-name"><a href="{esc(links["detail"])}">'
         f"{name}</a></th>\n"
-        f"<td>{escape(record.get_kind_display())}</td>\n"
-        f"<td>{escape(record.country)}</td>\n"
+        f"<td>{esc(record.get_kind_display())}</td>\n"
+        f"<td>{esc(record.country)}</td>\n"
         f'<td class="col-grade"><span class="grade grade-{grade}" '
-        f'title="Source reliability: {escape(record.get_grade_display())}">'
+        f'title="Source reliability: {esc(record.get_grade_display())}">'
         f"{grade}</span></td>\n"
         f'<td class="col-grade"><span class="grade grade-{suggested}" '
         f'title="Source reliability: {suggested}">{suggested}</span></td>\n'
         f'<td class="col-agreement"><span class="agreement '
-        f'agreement-{escape(slugify(record.agreement))}">{agreement}</span></td>\n'
+        f'agreement-{esc(slugify(record.agreement))}">{agreement}</span></td>\n'
         f'<td class="num">{_count(record.supported, links["supported"])}</td>\n'
         f'<td class="num">{_count(record.confirmed, links["confirmed"])}</td>\n'
         f'<td class="num">{_count(record.refuted, links["refuted"])}</td>\n'
         f'<td class="num">{_still_open(record)}</td>\n'
         f'<td class="num">{int(record.rulings)}</td>\n'
-        f'<td class="num">{escape(record.accuracy_text)}</td>\n'
-        f'<td class="num">{escape(record.low_text)}</td>\n'
-        f'<td class="num">{escape(record.high_text)}</td>\n'
+        f'<td class="num">{esc(record.accuracy_text)}</td>\n'
+        f'<td class="num">{esc(record.low_text)}</td>\n'
+        f'<td class="num">{esc(record.high_text)}</td>\n'
         '<td class="num">'
         f"{_count(record.firsts, links['confirmed'], 'Of its confirmed claims')}"
         "</td>\n"
         '<td class="num">'
-        f"{'—' if median is None else escape(floatformat(median, -1))}</td>\n"
+        f"{'—' if median is None else esc(floatformat(median, -1))}</td>\n"
         f'<td class="num col-date">{_latest(record)}</td>\n{action}\n</tr>\n'
     )
 
@@ -99,8 +100,8 @@ def report_rows(rows, actions: bool = True) -> SafeString:
 
 def chart_point(point, chart) -> str:
     record = point.record
-    name = escape(record.name)
-    grade, suggested = escape(record.grade), escape(record.suggested)
+    name = esc(record.name)
+    grade, suggested = esc(record.grade), esc(record.suggested)
     rulings = int(record.rulings)
     y = float(point.y)
     # As the template's |add: did, in whole units.
@@ -109,14 +110,14 @@ def chart_point(point, chart) -> str:
     return (
         f'<g class="point chart-grade-{grade}'
         f'{" mismatch" if record.mismatch else ""}">\n'
-        f"<title>{name}: accuracy {escape(point.accuracy)}, 90 % interval "
-        f"{escape(point.low)}–{escape(point.high)}, {rulings} ruling"
+        f"<title>{name}: accuracy {esc(point.accuracy)}, 90 % interval "
+        f"{esc(point.low)}–{esc(point.high)}, {rulings} ruling"
         f"{'' if rulings == 1 else 's'}; assigned {grade}, record suggests "
         f"{suggested}</title>\n"
         f'<rect class="hit" x="0" y="{hit_y}" width="{int(chart.width)}" '
         'height="20"/>\n'
         f'<text class="name" x="{name_x}" y="{y}" dy="0.35em" text-anchor="end">'
-        f"{escape(Truncator(record.name).chars(36))}</text>\n"
+        f"{esc(Truncator(record.name).chars(36))}</text>\n"
         f'<line class="interval" x1="{float(point.x_low)}" '
         f'x2="{float(point.x_high)}" y1="{y}" y2="{y}"/>\n'
         f'<circle class="mean" cx="{float(point.x_mean)}" cy="{y}" r="4.5"/>\n'
@@ -136,9 +137,9 @@ def chart_description(chart) -> SafeString:
     """The chart's figures in words, for the SVG's <desc>."""
     return mark_safe(  # noqa: S308 - every part escaped
         "".join(
-            f"{escape(point.record.name)}: {escape(point.accuracy)} "
-            f"({escape(point.low)} to {escape(point.high)}), "
-            f"grade {escape(point.record.grade)}. "
+            f"{esc(point.record.name)}: {esc(point.accuracy)} "
+            f"({esc(point.low)} to {esc(point.high)}), "
+            f"grade {esc(point.record.grade)}. "
             for point in chart.points
         )
     )
