@@ -98,6 +98,11 @@ def report_rows(rows, actions: bool = True) -> SafeString:
     return mark_safe("".join(report_row(record, actions) for record in rows))  # noqa: S308
 
 
+def _short(name: str, length: int = 36) -> str:
+    """name|truncatechars:36; a name no longer than that is left as it is."""
+    return name if len(name) <= length else Truncator(name).chars(length)
+
+
 def chart_point(point, chart) -> str:
     record = point.record
     name = esc(record.name)
@@ -117,7 +122,7 @@ def chart_point(point, chart) -> str:
         f'<rect class="hit" x="0" y="{hit_y}" width="{int(chart.width)}" '
         'height="20"/>\n'
         f'<text class="name" x="{name_x}" y="{y}" dy="0.35em" text-anchor="end">'
-        f"{esc(Truncator(record.name).chars(36))}</text>\n"
+        f"{esc(_short(record.name))}</text>\n"
         f'<line class="interval" x1="{float(point.x_low)}" '
         f'x2="{float(point.x_high)}" y1="{y}" y2="{y}"/>\n'
         f'<circle class="mean" cx="{float(point.x_mean)}" cy="{y}" r="4.5"/>\n'
