@@ -450,3 +450,16 @@ class SourceRecord(models.Model):
 
     def __str__(self) -> str:
         return f"track record of source {self.subject_id}"
+
+
+class StoredVersion(models.Model):
+    """One row whose token changes, in the same transaction, with every write
+    to the stored pairs and report days (sources.reliability): a reader that
+    sees a token sees the pairs it stands for. The filtered report keeps its
+    sums per token in memory. A random token, not a counter: a rolled-back
+    change leaves the old token, and no later one repeats it."""
+
+    token = models.CharField(max_length=32)
+
+    def __str__(self) -> str:
+        return f"stored aggregates version {self.token}"

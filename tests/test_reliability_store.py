@@ -10,7 +10,7 @@ import random
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
@@ -346,3 +346,27 @@ def test_the_database_sorts_stored_records_as_python_sorts_records(
     assert len(stored) == len(fresh)
     # The data reaches every word of "Record vs grade".
     assert {r.agreement for r in fresh} == set(reliability.AGREEMENT_ORDER)
+
+
+def test_remembered_sums_never_outlive_their_pairs(world, alice, max_):
+    """The filtered report remembers its sums per version of the stored pairs:
+    a rolled-back change, then a committed one, each read the right sums."""
+    claims, outlet, wire = world["claims"], world["outlet"], world["wire"]
+    topic = Selection(topic=world["troops"])
+
+    def supported() -> dict[str, int]:
+        stored = reliability.source_records(max_, topic)
+        fresh = reliability.fresh_source_records(max_, topic)
+        assert figures(stored) == figures(fresh)
+        return {Source.objects.get(pk=r.id).name: r.supported for r in stored}
+
+    cite(alice, claims[0], outlet, "2024-03-04")
+    assert supported() == {"Outlet": 1}
+    assert supported() == {"Outlet": 1}  # read again: remembered
+    with pytest.raises(RuntimeError), transaction.atomic():
+        cite(alice, claims[1], wire, "2024-03-05")
+        assert supported() == {"Outlet": 1, "Wire": 1}
+        raise RuntimeError("roll back")
+    assert supported() == {"Outlet": 1}
+    cite(alice, claims[1], outlet, "2024-03-06")
+    assert supported() == {"Outlet": 2}
