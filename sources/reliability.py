@@ -233,7 +233,7 @@ AGREEMENT_ORDER = {
 }
 
 
-@dataclass
+@dataclass(slots=True)
 class Record:
     """One source's (or origin's) track record under the report's filters."""
 
@@ -252,6 +252,12 @@ class Record:
     median_lead: float | None = None
     # Claim list URLs behind the counts, set for the rows a page shows.
     links: dict[str, str] = field(default_factory=dict, repr=False)
+    # The interval and suggestion as stored (fill_intervals computed them with
+    # the functions below); None: computed when read.
+    stored_interval: tuple[float, float] | None = field(
+        default=None, repr=False, compare=False
+    )
+    stored_suggested: str | None = field(default=None, repr=False, compare=False)
 
     @property
     def rulings(self) -> int:
@@ -265,9 +271,11 @@ class Record:
     def accuracy(self) -> float:
         return posterior_mean(self.confirmed, self.refuted)
 
-    @cached_property
+    @property
     def interval(self) -> tuple[float, float]:
-        return credible_interval(self.confirmed, self.refuted)
+        if self.stored_interval is not None:
+            return self.stored_interval
+        return credible_interval(self.confirmed, self.refuted)  # remembered
 
     @property
     def low(self) -> float:
@@ -277,8 +285,10 @@ class Record:
     def high(self) -> float:
         return self.interval[1]
 
-    @cached_property
+    @property
     def suggested(self) -> str:
+        if self.stored_suggested is not None:
+            return self.stored_suggested
         return suggest_grade(self.rulings, self.low, self.high)
 
     @property
@@ -298,15 +308,15 @@ class Record:
         return self.agreement not in (AGREES, TOO_FEW)
 
     # The figures as the page, the chart and the CSV write them.
-    @cached_property
+    @property
     def accuracy_text(self) -> str:
         return three_places(self.accuracy)
 
-    @cached_property
+    @property
     def low_text(self) -> str:
         return three_places(self.low)
 
-    @cached_property
+    @property
     def high_text(self) -> str:
         return three_places(self.high)
 
@@ -377,7 +387,7 @@ def sort_records(records: list[Record], ordering: str) -> list[Record]:
     descending = ordering.startswith("-")
     column = COLUMN_BY_KEY.get(ordering.lstrip("-"), COLUMN_BY_KEY["rulings"])
     value = column.sort_value or attrgetter(column.key)
-    ordered = sorted(records, key=lambda r: (_casefold(r.name), r.id))
+    ordered = sorted(records, key=lambda r: (r.name.lower(), r.id))  # _casefold
     keyed = [(value(r), r) for r in ordered]  # each value computed once
     present = [pair for pair in keyed if pair[0] is not None]
     missing = [r for key, r in keyed if key is None]
@@ -1302,7 +1312,7 @@ def _stored_record(row: tuple) -> Record:
         supported, confirmed, refuted, opened, in_review, latest, firsts, median,
         low, high, suggested,
     ) = row  # fmt: skip
-    record = Record(
+    return Record(
         id=pk,
         name=name,
         kind=kind,
@@ -1316,12 +1326,9 @@ def _stored_record(row: tuple) -> Record:
         latest=latest,
         firsts=firsts,
         median_lead=median,
+        stored_interval=(low, high),
+        stored_suggested=suggested,
     )
-    # The cached properties, as stored (fill_intervals computed them with the
-    # same functions).
-    record.__dict__["interval"] = (low, high)
-    record.__dict__["suggested"] = suggested
-    return record
 
 
 def _stored_selection(user, selection: Selection) -> QuerySet:
