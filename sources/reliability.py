@@ -1448,13 +1448,24 @@ def source_records(user, selection: Selection) -> list[Record]:
     return records
 
 
+# The distinct countries in order, one index probe each (the source_country
+# index) rather than a scan of every source: a "loose index scan".
+COUNTRIES_SQL = """
+WITH RECURSIVE found (country) AS (
+    SELECT MIN(country) FROM sources_source WHERE country > ''
+    UNION ALL
+    SELECT (SELECT MIN(country) FROM sources_source WHERE country > found.country)
+    FROM found WHERE found.country IS NOT NULL
+)
+SELECT country FROM found WHERE country IS NOT NULL
+"""
+
+
 def countries() -> list[str]:
-    return list(
-        Source.objects.exclude(country="")
-        .order_by("country")
-        .values_list("country", flat=True)
-        .distinct()
-    )
+    """Every country a source names, in the database's order."""
+    with connection.cursor() as cursor:
+        cursor.execute(COUNTRIES_SQL)
+        return [country for (country,) in cursor.fetchall()]
 
 
 # --- the chart ----------------------------------------------------------------

@@ -960,3 +960,20 @@ def test_the_report_sql_names_every_claim_status():
     for status in Claim.Status.values:
         assert f"'{status}'" in reliability.RECORD_SQL
         assert f"'{status}'" in reliability.SUMS_SQL
+
+
+def test_the_country_choices_are_every_named_country_once_in_order(db):
+    for name, country in [
+        ("a", "Ruritania"), ("b", "Freedonia"), ("c", ""), ("d", "Ruritania"),
+        ("e", "Zembla"), ("f", "Bordurie"), ("g", "Freedonia"),
+    ]:  # fmt: skip
+        SourceFactory(name=name, country=country)
+    expected = list(
+        Source.objects.exclude(country="")
+        .order_by("country")
+        .values_list("country", flat=True)
+        .distinct()
+    )
+    assert reliability.countries() == expected == [
+        "Bordurie", "Freedonia", "Ruritania", "Zembla",
+    ]  # fmt: skip
