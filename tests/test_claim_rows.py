@@ -116,3 +116,28 @@ def test_the_queue_page_shows_its_rows(as_user, alice, rita):
     page = as_user(rita).get(reverse("claims:review_queue")).content.decode()
     assert f'<a class="statement-link" href="{claim.get_absolute_url()}">' in page
     assert '<td class="col-four-eyes">Yes</td>' in page
+
+
+@pytest.mark.parametrize(
+    "note",
+    [
+        "x" * 200,
+        "x" * 201,
+        # Truncator writes the note NFC-normalized: 300 characters that are 150.
+        "e\u0301" * 150,
+        # Combining marks that do not compose take no place of their own.
+        "x\u0301" * 199,
+        "x\u0301" * 201,
+        "<b>" * 80,
+    ],
+    ids=["200", "201", "composed", "combining-199", "combining-201", "markup"],
+)
+def test_a_queue_rows_note_is_cut_as_truncatechars_did(alice, rita, note):
+    claim = ClaimFactory(
+        logged_by=alice, status=Claim.Status.IN_REVIEW, submission_note=note
+    )
+    claims = queued(rita, [claim.pk])
+
+    ours = queue_rows(claims)
+    assert parse_html(ours) == parse_html(reference_rows(claims, "queue_row.html"))
+    assert '<p class="queue-note">' in ours
