@@ -25,7 +25,14 @@ from django_filters import (
 from django_filters.constants import EMPTY_VALUES
 
 from claims.models import Citation, Claim, Confidence, Level, Place, Relation, Topic
-from claims.widgets import FastBooleanSelect, FastSelect
+from claims.widgets import (
+    FastBooleanSelect,
+    FastCheckboxSelectMultiple,
+    FastDateInput,
+    FastNumberInput,
+    FastSelect,
+    FastTextInput,
+)
 from sources.lookups import LookupFilter
 from sources.models import Source
 
@@ -47,8 +54,8 @@ class AnyYesNoWidget(FastBooleanSelect):
         self.choices = [("", _("any")), ("true", _("yes")), ("false", _("no"))]
 
 
-class DateInput(forms.DateInput):
-    input_type = "date"
+class DateInput(FastDateInput):
+    pass
 
 
 class SearchVectorColumn(Expression):
@@ -126,13 +133,14 @@ class ClaimFilter(FilterSet):
         label="Search",
         max_length=MAX_SEARCH_LENGTH,
         help_text="Words in the statement or actors.",
+        widget=FastTextInput,
     )
     # A column of the claim itself: no join, so no DISTINCT (which would sort
     # every match by every column).
     level = MultipleChoiceFilter(
         choices=Level.choices,
         label="Level",
-        widget=forms.CheckboxSelectMultiple,
+        widget=FastCheckboxSelectMultiple,
         distinct=False,
     )
     # Selects render in Python (claims/widgets.py): a template per <option>
@@ -189,12 +197,14 @@ class ClaimFilter(FilterSet):
         label="Quantity from",
         min_value=-QUANTITY_BOUND,
         max_value=QUANTITY_BOUND,
+        widget=FastNumberInput,
     )
     quantity_max = NumberFilter(
         method="quantity_at_most",
         label="Quantity to",
         min_value=-QUANTITY_BOUND,
         max_value=QUANTITY_BOUND,
+        widget=FastNumberInput,
     )
     logged_by = ModelChoiceFilter(
         queryset=loggers, label="Logged by", empty_label=ANY, widget=FastSelect

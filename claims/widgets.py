@@ -34,6 +34,7 @@ class PythonRenderedSelectMixin:
     # Widget.render builds the context (and a subclass's render may first adjust
     # the value, as django-filter's BooleanWidget does), then hands it to
     # _render: only that last step, the templates, is replaced.
+
     def _render(self, template_name, context, renderer=None) -> SafeString:
         widget = context["widget"]
         out = [
@@ -67,4 +68,48 @@ class FastSelectMultiple(PythonRenderedSelectMixin, forms.SelectMultiple):
 
 
 class FastBooleanSelect(PythonRenderedSelectMixin, BooleanWidget):
+    pass
+
+
+# Django's input.html, directly or through the option template that a
+# multiple-choice widget's choices render as ``choice.tag`` (without label).
+INPUT_TEMPLATES = frozenset(
+    f"django/forms/widgets/{name}.html"
+    for name in ("input", "text", "date", "number", "input_option", "checkbox_option")
+)
+
+
+class PythonRenderedInputMixin:
+    """<input> as django/forms/widgets/input.html writes it, without a template;
+    any other template (a whole multiple-choice widget, a labelled option) is
+    still Django's."""
+
+    def _render(self, template_name, context, renderer=None) -> SafeString:
+        widget = context["widget"]
+        if template_name not in INPUT_TEMPLATES or widget.get("wrap_label"):
+            return super()._render(template_name, context, renderer)
+        value = widget["value"]
+        # {{ widget.value|stringformat:'s' }}: str(), escaped unless safe.
+        value_attr = "" if value is None else f' value="{esc(str(value))}"'
+        return mark_safe(  # noqa: S308 - every part escaped
+            f'<input type="{esc(widget["type"])}" name="{esc(widget["name"])}"'
+            f"{value_attr}{render_attrs(widget['attrs'])}>"
+        )
+
+
+class FastTextInput(PythonRenderedInputMixin, forms.TextInput):
+    pass
+
+
+class FastNumberInput(PythonRenderedInputMixin, forms.NumberInput):
+    pass
+
+
+class FastDateInput(PythonRenderedInputMixin, forms.DateInput):
+    input_type = "date"
+
+
+class FastCheckboxSelectMultiple(
+    PythonRenderedInputMixin, forms.CheckboxSelectMultiple
+):
     pass

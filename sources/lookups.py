@@ -20,6 +20,7 @@ from django.http import HttpRequest, JsonResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
+from claims.widgets import PythonRenderedInputMixin
 from sources.models import Document, Source
 
 LOOKUP_LIMIT = 20
@@ -139,7 +140,7 @@ def document_lookup(request: HttpRequest) -> JsonResponse:
 # --------------------------------------------------------------------------
 
 
-class LookupInput(forms.TextInput):
+class LookupInput(PythonRenderedInputMixin, forms.TextInput):
     """One text input, with a slot for the chosen row's name and a list the
     script fills with matches. Renders the chosen value only, never the table."""
 
