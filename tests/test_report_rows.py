@@ -87,7 +87,10 @@ def test_rows_of_every_shape_are_the_reference_markup(db, actions):
     assert_same_html(report_rows(records, actions), reference_rows(records, actions))
 
 
-@pytest.mark.parametrize("hostile", HOSTILE)
+@pytest.mark.parametrize(
+    "hostile",
+    [*HOSTILE, "Cafe\u0301 de\u0301composed", "N" * 36 + "e\u0301", "x" * 80],
+)
 def test_hostile_names_are_the_reference_markup(db, hostile):
     records = shapes(name=hostile)
     ours = report_rows(records)

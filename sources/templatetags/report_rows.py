@@ -8,6 +8,8 @@ HTML equals the template markup this replaced (kept in tests/reference/), with
 hostile names.
 """
 
+import unicodedata
+
 from django import template
 from django.template.defaultfilters import floatformat
 from django.utils.safestring import SafeString, mark_safe
@@ -99,8 +101,10 @@ def report_rows(rows, actions: bool = True) -> SafeString:
 
 
 def _short(name: str, length: int = 36) -> str:
-    """name|truncatechars:36; a name no longer than that is left as it is."""
-    return name if len(name) <= length else Truncator(name).chars(length)
+    """name|truncatechars:36. Truncator returns the text NFC-normalized, and
+    unchanged when no longer than that: so is a short name here, without it."""
+    short = unicodedata.normalize("NFC", name)
+    return short if len(short) <= length else Truncator(name).chars(length)
 
 
 def chart_point(point, chart) -> str:
