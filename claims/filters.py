@@ -17,13 +17,13 @@ from django_filters import (
     ChoiceFilter,
     DateFilter,
     FilterSet,
-    ModelChoiceFilter,
     MultipleChoiceFilter,
     NumberFilter,
     OrderingFilter,
 )
 from django_filters.constants import EMPTY_VALUES
 
+from claims.choices import LabelColumnChoiceFilter
 from claims.models import Citation, Claim, Confidence, Level, Place, Relation, Topic
 from claims.widgets import (
     FastBooleanSelect,
@@ -157,7 +157,7 @@ class ClaimFilter(FilterSet):
     kind = ChoiceFilter(
         choices=Claim.Kind.choices, label="Kind", empty_label=ANY, widget=FastSelect
     )
-    topic = ModelChoiceFilter(
+    topic = LabelColumnChoiceFilter(
         queryset=Topic.objects.all(), label="Topic", empty_label=ANY, widget=FastSelect
     )
     # Sources, origins and places grow with use: typed or searched, never listed
@@ -206,8 +206,12 @@ class ClaimFilter(FilterSet):
         max_value=QUANTITY_BOUND,
         widget=FastNumberInput,
     )
-    logged_by = ModelChoiceFilter(
-        queryset=loggers, label="Logged by", empty_label=ANY, widget=FastSelect
+    logged_by = LabelColumnChoiceFilter(
+        queryset=loggers,
+        label="Logged by",
+        empty_label=ANY,
+        widget=FastSelect,
+        label_column="username",  # Analyst.__str__
     )
     has_contradictions = BooleanFilter(
         method="contradicted", label="Has contradictions", widget=AnyYesNoWidget

@@ -22,6 +22,7 @@ from django.forms.utils import ErrorDict
 
 from analysts.models import AuditEntry
 from claims import actions, review
+from claims.choices import LabelColumnChoiceField
 from claims.lookups import places_field
 from claims.models import (
     Citation,
@@ -405,7 +406,7 @@ class ClaimForm(QuietMixin, forms.ModelForm):
         help_text="Names the search does not find, comma-separated; they are "
         "created on save (a name already known is reused).",
     )
-    topic = forms.ModelChoiceField(
+    topic = LabelColumnChoiceField(
         Topic.objects.none(), required=False, empty_label="— none —"
     )
     new_topic = forms.CharField(

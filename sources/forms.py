@@ -1,5 +1,6 @@
 from django import forms
 
+from claims.choices import LabelColumnChoiceField
 from claims.models import Topic
 from sources.lookups import source_field
 from sources.models import Document, Grade, Source
@@ -128,8 +129,8 @@ class ReliabilityFilterForm(forms.Form):
         label="One row per",
         help_text="An origin is a source and everything part of it.",
     )
-    topic = forms.ModelChoiceField(
-        queryset=Topic.objects.only("pk", "name"), required=False, empty_label="any"
+    topic = LabelColumnChoiceField(
+        queryset=Topic.objects.all(), required=False, empty_label="any"
     )
     period_from = forms.DateField(
         required=False,

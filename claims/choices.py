@@ -1,0 +1,46 @@
+"""Model choice fields whose choices are read as (pk, label) pairs.
+
+A model choice field builds a model instance per row to call its __str__; for
+the topics (hundreds) and the analysts of a filter form, on every page, that is
+most of the select's cost. Where __str__ is one column (``label_column``), the
+pairs come straight from values_list. tests/test_choices.py checks __str__ still
+is that column, and that the selects render as before.
+"""
+
+import django_filters
+from django import forms
+from django.forms.models import ModelChoiceIterator
+
+
+class LabelColumnIterator(ModelChoiceIterator):
+    def __iter__(self):
+        if self.field.empty_label is not None:
+            yield ("", self.field.empty_label)
+        pairs = self.queryset.values_list("pk", self.field.label_column)
+        yield from pairs.iterator()
+
+
+class LabelColumnChoiceField(forms.ModelChoiceField):
+    iterator = LabelColumnIterator
+
+    def __init__(self, *args, label_column: str = "name", **kwargs):
+        self.label_column = label_column
+        super().__init__(*args, **kwargs)
+
+
+class FilterLabelColumnIterator(
+    django_filters.fields.ModelChoiceIterator, LabelColumnIterator
+):
+    """django-filter's iterator (its "null" choice) over the pairs."""
+
+
+class FilterLabelColumnChoiceField(django_filters.fields.ModelChoiceField):
+    iterator = FilterLabelColumnIterator
+
+    def __init__(self, *args, label_column: str = "name", **kwargs):
+        self.label_column = label_column
+        super().__init__(*args, **kwargs)
+
+
+class LabelColumnChoiceFilter(django_filters.ModelChoiceFilter):
+    field_class = FilterLabelColumnChoiceField
