@@ -179,7 +179,8 @@ def beta_quantile(p: float, a: float, b: float, tolerance: float = 1e-10) -> flo
     return (low + high) / 2.0
 
 
-@lru_cache(maxsize=65_536)
+# Bounded so that a worker's memory stays flat: about 2 MiB when full.
+@lru_cache(maxsize=8_192)
 def credible_interval(confirmed: int, refuted: int) -> tuple[float, float]:
     """The equal-tailed 90 % interval of the accuracy after these rulings."""
     a, b = confirmed + PRIOR_CONFIRMED, refuted + PRIOR_REFUTED
@@ -208,7 +209,7 @@ def suggest_grade(rulings: int, lower: float, upper: float) -> str:
 # --- one row of the report -----------------------------------------------
 
 
-@lru_cache(maxsize=65_536)
+@lru_cache(maxsize=4_096)
 def _places(value: float, places: int, language: str) -> str:
     return str(floatformat(value, places))
 
@@ -962,7 +963,8 @@ class SumsMemory:
             self.entries.clear()
 
 
-SUMS_MEMORY = SumsMemory(size=8)
+# A large topic's sums are a few MiB: four of them at most per worker.
+SUMS_MEMORY = SumsMemory(size=4)
 
 
 INTERVAL_BATCH = 500
