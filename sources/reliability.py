@@ -308,18 +308,16 @@ class Record:
     def mismatch(self) -> bool:
         return self.agreement not in (AGREES, TOO_FEW)
 
-    # The figures as the page, the chart and the CSV write them.
-    @property
-    def accuracy_text(self) -> str:
-        return three_places(self.accuracy)
-
-    @property
-    def low_text(self) -> str:
-        return three_places(self.low)
-
-    @property
-    def high_text(self) -> str:
-        return three_places(self.high)
+    def texts(self) -> tuple[str, str, str]:
+        """The accuracy and the interval's ends as the page, the chart and the
+        CSV write them (floatformat, three places)."""
+        language = get_language()
+        low, high = self.interval
+        return (
+            _places(self.accuracy, 3, language),
+            _places(low, 3, language),
+            _places(high, 3, language),
+        )
 
     def get_kind_display(self) -> str:
         return Source.Kind(self.kind).label if self.kind in Source.Kind else self.kind
@@ -1528,12 +1526,11 @@ def accuracy_chart(records: list[Record]) -> Chart:
             x_low=x(record.low),
             x_mean=x(record.accuracy),
             x_high=x(record.high),
-            accuracy=record.accuracy_text,
-            low=record.low_text,
-            high=record.high_text,
         )
         for index, record in enumerate(plotted)
     ]
+    for point in points:
+        point.accuracy, point.low, point.high = point.record.texts()
     return Chart(
         points=points,
         width=CHART_WIDTH,

@@ -591,9 +591,7 @@ def record_cells(record: Record) -> list[object]:
             record.refuted,
             record.still_open,
             record.rulings,
-            record.accuracy_text,
-            record.low_text,
-            record.high_text,
+            *record.texts(),
             record.firsts,
             floatformat(record.median_lead, -1)
             if record.median_lead is not None

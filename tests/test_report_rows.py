@@ -89,7 +89,16 @@ def test_rows_of_every_shape_are_the_reference_markup(db, actions):
 
 @pytest.mark.parametrize(
     "hostile",
-    [*HOSTILE, "Cafe\u0301 de\u0301composed", "N" * 36 + "e\u0301", "x" * 80],
+    [
+        *HOSTILE,
+        "Cafe\u0301 de\u0301composed",
+        "N" * 36 + "e\u0301",
+        "x" * 80,
+        "Ministry of Defence of the Russian Federation (official)",
+        "x" * 36,
+        "x" * 37,
+        "Éditions " * 6,
+    ],
 )
 def test_hostile_names_are_the_reference_markup(db, hostile):
     records = shapes(name=hostile)

@@ -62,6 +62,7 @@ def report_row(record, actions: bool) -> str:
             f'aria-label="Change the grade of {name}">Change grade</a></td>'
         )
     mismatch = ' class="mismatch"' if record.mismatch else ""
+    accuracy, low, high = record.texts()
     agreement = esc(record.agreement)
     return (
         f"<tr{mismatch}>\n"
@@ -81,9 +82,9 @@ def report_row(record, actions: bool) -> str:
         f'<td class="num">{_count(record.refuted, links["refuted"])}</td>\n'
         f'<td class="num">{_still_open(record)}</td>\n'
         f'<td class="num">{int(record.rulings)}</td>\n'
-        f'<td class="num">{esc(record.accuracy_text)}</td>\n'
-        f'<td class="num">{esc(record.low_text)}</td>\n'
-        f'<td class="num">{esc(record.high_text)}</td>\n'
+        f'<td class="num">{esc(accuracy)}</td>\n'
+        f'<td class="num">{esc(low)}</td>\n'
+        f'<td class="num">{esc(high)}</td>\n'
         '<td class="num">'
         f"{_count(record.firsts, links['confirmed'], 'Of its confirmed claims')}"
         "</td>\n"
@@ -104,7 +105,12 @@ def _short(name: str, length: int = 36) -> str:
     """name|truncatechars:36. Truncator returns the text NFC-normalized, and
     unchanged when no longer than that: so is a short name here, without it."""
     short = unicodedata.normalize("NFC", name)
-    return short if len(short) <= length else Truncator(name).chars(length)
+    if len(short) <= length:
+        return short
+    if short.isascii():
+        # No combining characters: what Truncator.chars does, directly.
+        return f"{short[: length - 1]}…"
+    return Truncator(name).chars(length)
 
 
 def chart_point(point, chart) -> str:
