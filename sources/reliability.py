@@ -214,6 +214,11 @@ def _places(value: float, places: int, language: str) -> str:
     return str(floatformat(value, places))
 
 
+def figure(value: float, places: int, language: str) -> str:
+    """floatformat(value, places) in that language, remembered."""
+    return _places(value, places, language)
+
+
 def three_places(value: float) -> str:
     """floatformat(value, 3), remembered: a page shows the same few thousand
     accuracies and bounds again and again, and floatformat is slow."""
@@ -308,10 +313,11 @@ class Record:
     def mismatch(self) -> bool:
         return self.agreement not in (AGREES, TOO_FEW)
 
-    def texts(self) -> tuple[str, str, str]:
+    def texts(self, language: str | None = None) -> tuple[str, str, str]:
         """The accuracy and the interval's ends as the page, the chart and the
-        CSV write them (floatformat, three places)."""
-        language = get_language()
+        CSV write them (floatformat, three places); ``language``: the active
+        one, when the caller has it already."""
+        language = language or get_language()
         low, high = self.interval
         return (
             _places(self.accuracy, 3, language),
@@ -1529,8 +1535,9 @@ def accuracy_chart(records: list[Record]) -> Chart:
         )
         for index, record in enumerate(plotted)
     ]
+    language = get_language()
     for point in points:
-        point.accuracy, point.low, point.high = point.record.texts()
+        point.accuracy, point.low, point.high = point.record.texts(language)
     return Chart(
         points=points,
         width=CHART_WIDTH,

@@ -11,13 +11,17 @@ hostile names.
 import unicodedata
 
 from django import template
-from django.template.defaultfilters import floatformat
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import Truncator, slugify
+from django.utils.translation import get_language
 
 from claims.markup import esc
+from sources.reliability import AGREEMENT_ORDER, figure
 
 register = template.Library()
+
+# |slugify of each "Record vs grade" word, once.
+AGREEMENT_SLUGS = {word: slugify(word) for word in AGREEMENT_ORDER}
 
 
 def _count(count: int, url: str, title: str = "") -> str:
@@ -50,7 +54,7 @@ def _latest(record) -> str:
     return f'<time datetime="{day}">{day}</time>'
 
 
-def report_row(record, actions: bool) -> str:
+def report_row(record, actions: bool, language: str) -> str:
     links = record.links
     name = esc(record.name)
     grade, suggested = esc(record.grade), esc(record.suggested)
@@ -62,8 +66,9 @@ def report_row(record, actions: bool) -> str:
             f'aria-label="Change the grade of {name}">Change grade</a></td>'
         )
     mismatch = ' class="mismatch"' if record.mismatch else ""
-    accuracy, low, high = record.texts()
+    accuracy, low, high = record.texts(language)
     agreement = esc(record.agreement)
+    slug = AGREEMENT_SLUGS.get(record.agreement) or esc(slugify(record.agreement))
     return (
         f"<tr{mismatch}>\n"
         f'<th scope="row" class="col-name"><a href="{esc(links["detail"])}">'
@@ -76,7 +81,7 @@ def report_row(record, actions: bool) -> str:
         f'<td class="col-grade"><span class="grade grade-{suggested}" '
         f'title="Source reliability: {suggested}">{suggested}</span></td>\n'
         f'<td class="col-agreement"><span class="agreement '
-        f'agreement-{esc(slugify(record.agreement))}">{agreement}</span></td>\n'
+        f'agreement-{slug}">{agreement}</span></td>\n'
         f'<td class="num">{_count(record.supported, links["supported"])}</td>\n'
         f'<td class="num">{_count(record.confirmed, links["confirmed"])}</td>\n'
         f'<td class="num">{_count(record.refuted, links["refuted"])}</td>\n'
@@ -89,7 +94,7 @@ def report_row(record, actions: bool) -> str:
         f"{_count(record.firsts, links['confirmed'], 'Of its confirmed claims')}"
         "</td>\n"
         '<td class="num">'
-        f"{'—' if median is None else esc(floatformat(median, -1))}</td>\n"
+        f"{'—' if median is None else esc(figure(median, -1, language))}</td>\n"
         f'<td class="num col-date">{_latest(record)}</td>\n{action}\n</tr>\n'
     )
 
@@ -98,7 +103,10 @@ def report_row(record, actions: bool) -> str:
 def report_rows(rows, actions: bool = True) -> SafeString:
     """The <tr> of each record, as the report's table shows them; without the
     "Change grade" cell for the printed report."""
-    return mark_safe("".join(report_row(record, actions) for record in rows))  # noqa: S308
+    language = get_language()
+    return mark_safe(  # noqa: S308 - every part escaped
+        "".join(report_row(record, actions, language) for record in rows)
+    )
 
 
 def _short(name: str, length: int = 36) -> str:
