@@ -445,7 +445,14 @@ class SourceRecord(models.Model):
                 "by_origin",
                 models.F("confirmed") + models.F("refuted"),
                 name="source_record_rulings",
-            )
+            ),
+            # The records whose interval a refresh must fill (usually none):
+            # found without reading every record, inside the writers' lock.
+            models.Index(
+                fields=["confirmed", "refuted"],
+                condition=Q(low__isnull=True),
+                name="source_record_unfilled",
+            ),
         ]
 
     def __str__(self) -> str:
