@@ -815,7 +815,10 @@ WRITE_CHANGES_SQL = (
             SUM(CASE WHEN status = 'open' THEN sign ELSE 0 END) AS still_open,
             SUM(CASE WHEN status = 'in_review' THEN sign ELSE 0 END) AS in_review,
             SUM(CASE WHEN status = 'confirmed' AND is_first THEN sign ELSE 0 END)
-                AS firsts
+                AS firsts,
+            -- Rows gone or come that the median lead counts.
+            SUM(CASE WHEN status = 'confirmed' AND is_first
+                AND lead_days IS NOT NULL THEN 1 ELSE 0 END) AS lead_rows
         FROM reliability_changed GROUP BY subject_id, by_origin
     )
     UPDATE sources_sourcerecord SET
@@ -825,7 +828,9 @@ WRITE_CHANGES_SQL = (
         open = sources_sourcerecord.open + d.still_open,
         in_review = sources_sourcerecord.in_review + d.in_review,
         firsts = sources_sourcerecord.firsts + d.firsts,
-        median_lead = NULL,
+        -- NULL until the statement below, when its leads moved.
+        median_lead = CASE WHEN d.lead_rows = 0
+            THEN sources_sourcerecord.median_lead END,
         -- NULL until fill_intervals, when the rulings moved.
         low = CASE WHEN d.confirmed = 0 AND d.refuted = 0
             THEN sources_sourcerecord.low END,
@@ -836,9 +841,11 @@ WRITE_CHANGES_SQL = (
     FROM d
     WHERE sources_sourcerecord.subject_id = d.subject_id
         AND sources_sourcerecord.by_origin = d.by_origin""",
-    # The median of the touched subjects' leads, read from their partial index.
+    # The median of the leads of the subjects whose leads moved (a claim logged
+    # or edited while open moves none), read from their partial index.
     """WITH touched AS (
         SELECT DISTINCT subject_id, by_origin FROM reliability_changed
+        WHERE status = 'confirmed' AND is_first AND lead_days IS NOT NULL
     ),
     leads AS (
         SELECT pair.subject_id, pair.by_origin, pair.lead_days,
@@ -861,7 +868,11 @@ WRITE_CHANGES_SQL = (
     FROM medians
     WHERE sources_sourcerecord.subject_id = medians.subject_id
         AND sources_sourcerecord.by_origin = medians.by_origin""",
-    "DELETE FROM sources_sourcerecord WHERE supported = 0",
+    # Only a record the difference touched can have dropped to nothing.
+    """DELETE FROM sources_sourcerecord WHERE supported = 0 AND EXISTS (
+        SELECT 1 FROM reliability_changed changed
+        WHERE changed.subject_id = sources_sourcerecord.subject_id
+            AND changed.by_origin = sources_sourcerecord.by_origin)""",
 )
 
 
