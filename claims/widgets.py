@@ -48,9 +48,10 @@ class PythonRenderedSelectMixin:
             # f-strings with conditional_escape, as format_html escapes its
             # arguments: a few hundred options cost format_html milliseconds.
             for option in options:
+                attrs = option["attrs"]  # most options have none
                 out.append(
                     f'\n  <option value="{esc(str(option["value"]))}"'
-                    f"{render_attrs(option['attrs'])}>"
+                    f"{render_attrs(attrs) if attrs else ''}>"
                     f"{esc(option['label'])}</option>"
                 )
             if group_name:

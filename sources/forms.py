@@ -2,6 +2,7 @@ from django import forms
 
 from claims.choices import LabelColumnChoiceField
 from claims.models import Topic
+from claims.widgets import FastSelect
 from sources.lookups import source_field
 from sources.models import Document, Grade, Source
 
@@ -130,7 +131,10 @@ class ReliabilityFilterForm(forms.Form):
         help_text="An origin is a source and everything part of it.",
     )
     topic = LabelColumnChoiceField(
-        queryset=Topic.objects.all(), required=False, empty_label="any"
+        queryset=Topic.objects.all(),
+        required=False,
+        empty_label="any",
+        widget=FastSelect,
     )
     period_from = forms.DateField(
         required=False,
@@ -144,9 +148,11 @@ class ReliabilityFilterForm(forms.Form):
         help_text="Claims whose event falls in the period, or that a source "
         "reported in it.",
     )
-    kind = forms.ChoiceField(required=False, label="Source kind")
-    country = forms.ChoiceField(required=False)
-    ordering = forms.ChoiceField(required=False, label="Sort by")
+    # Selects written in Python (claims.widgets): hundreds of topics through
+    # a template per option would cost more than the report's table.
+    kind = forms.ChoiceField(required=False, label="Source kind", widget=FastSelect)
+    country = forms.ChoiceField(required=False, widget=FastSelect)
+    ordering = forms.ChoiceField(required=False, label="Sort by", widget=FastSelect)
 
     def __init__(self, *args, countries: list[str], orderings, **kwargs) -> None:
         super().__init__(*args, **kwargs)

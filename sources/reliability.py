@@ -219,12 +219,6 @@ def figure(value: float, places: int, language: str) -> str:
     return _places(value, places, language)
 
 
-def three_places(value: float) -> str:
-    """floatformat(value, 3), remembered: a page shows the same few thousand
-    accuracies and bounds again and again, and floatformat is slow."""
-    return _places(value, 3, get_language())
-
-
 TOO_FEW = "too few rulings"
 AGREES = "agrees"
 SUGGESTS_HIGHER = "suggests higher"

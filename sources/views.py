@@ -10,7 +10,6 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import OperationalError, transaction
 from django.db.models import Count, Q
-from django.forms import Select
 from django.http import (
     HttpRequest,
     HttpResponse,
@@ -21,13 +20,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import floatformat, pluralize
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
 from claims.actions import change_grade, save_document, save_source
-from claims.markup import esc
 from claims.models import Citation, Claim
 from sources import reliability
 from sources.filters import DocumentFilter, SourceFilter
@@ -391,18 +387,11 @@ def report_columns(ordering: str) -> list[dict]:
     return columns
 
 
-def drill_down_links(
-    record: Record, selection: Selection, back: str = ""
-) -> dict[str, str]:
-    """The claim list behind each count of a row, as far as its filters reach;
-    the source's page, and its grade form with the way back to ``back``."""
-    return DrillDown(selection, back).links(record)
-
-
 class DrillDown:
-    """drill_down_links for many rows of one report: the URLs' fixed parts are
-    reversed and encoded once, not per row (each link equals the urlencode of
-    its whole query, which tests/test_reliability.py checks)."""
+    """The claim list behind each count of a report's rows, as far as its
+    filters reach; the source's page, and its grade form with the way back to
+    ``back``. The URLs' fixed parts are reversed and encoded once, not per row;
+    each link equals its whole query urlencoded (tests/test_report_rows.py)."""
 
     STATUSES = {
         "confirmed": Claim.Status.CONFIRMED,
@@ -480,38 +469,6 @@ def report_too_slow(request: HttpRequest) -> HttpResponse:
     return render(request, "sources/reliability_report.html", context, status=503)
 
 
-def select_html(field) -> str:
-    """A bound choice field as Django's Select widget writes it, without a
-    template per option: a topic list of hundreds would cost more than the
-    report's table."""
-    if not isinstance(field.field.widget, Select):
-        return str(field)
-    current = "" if field.value() is None else str(field.value())
-    options = mark_safe(  # noqa: S308 - every value and label escaped
-        "".join(
-            f'<option value="{esc(value)}"'
-            f"{' selected' if str(value) == current else ''}>"
-            f"{esc(label)}</option>"
-            for value, label in field.field.choices
-        )
-    )
-    extra = ""
-    if field.help_text:
-        extra += format_html(' aria-describedby="{}_helptext"', field.auto_id)
-    if field.errors:
-        extra += ' aria-invalid="true"'
-    return format_html(
-        '<select name="{}" id="{}"{}>{}</select>',
-        field.html_name,
-        field.auto_id,
-        mark_safe(extra),  # noqa: S308 (built from format_html above)
-        options,
-    )
-
-
-REPORT_SELECTS = ("topic", "kind", "country", "ordering")
-
-
 def report_context(
     form, selection: Selection, ordering: str, rows, back: str = ""
 ) -> dict:
@@ -520,7 +477,6 @@ def report_context(
         record.links = drill_down.links(record)
     return {
         "form": form,
-        "selects": {name: select_html(form[name]) for name in REPORT_SELECTS},
         "rows": rows,
         "selection": selection,
         "columns": report_columns(ordering),

@@ -17,7 +17,7 @@ from sources.templatetags.report_rows import (
     chart_points,
     report_rows,
 )
-from sources.views import DrillDown, drill_down_links
+from sources.views import DrillDown
 from tests.factories import TopicFactory
 from tests.hostile import HOSTILE
 
@@ -71,8 +71,9 @@ def shapes(name: str = "Daily Outlet") -> list[Record]:
         ),  # fmt: skip
         Record(id=8, grade="E", supported=30, refuted=30, **base),
     ]
+    drill_down = DrillDown(Selection(), back="/sources/x/?a=1")
     for record in records:
-        record.links = drill_down_links(record, Selection(), back="/sources/x/?a=1")
+        record.links = drill_down.links(record)
     return records
 
 
@@ -134,7 +135,7 @@ def test_the_printed_report_has_no_grade_links(as_user, max_, db):
 
 
 def reference_links(record, selection, back: str) -> dict[str, str]:
-    """drill_down_links as first written: one reverse and urlencode per link."""
+    """The drill-down links as first written: one reverse and urlencode per link."""
     base = reverse("claims:claim_list")
     params = {"origin" if selection.by_origin else "source": record.id}
     if selection.topic is not None:
