@@ -21,12 +21,16 @@ class LabelColumnIterator(ModelChoiceIterator):
         yield from self.queryset.values_list("pk", self.field.label_column)
 
 
-class LabelColumnChoiceField(forms.ModelChoiceField):
-    iterator = LabelColumnIterator
+class LabelColumnMixin:
+    """A model choice field taking ``label_column``: the column __str__ returns."""
 
     def __init__(self, *args, label_column: str = "name", **kwargs):
         self.label_column = label_column
         super().__init__(*args, **kwargs)
+
+
+class LabelColumnChoiceField(LabelColumnMixin, forms.ModelChoiceField):
+    iterator = LabelColumnIterator
 
 
 class FilterLabelColumnIterator(
@@ -35,12 +39,10 @@ class FilterLabelColumnIterator(
     """django-filter's iterator (its "null" choice) over the pairs."""
 
 
-class FilterLabelColumnChoiceField(django_filters.fields.ModelChoiceField):
+class FilterLabelColumnChoiceField(
+    LabelColumnMixin, django_filters.fields.ModelChoiceField
+):
     iterator = FilterLabelColumnIterator
-
-    def __init__(self, *args, label_column: str = "name", **kwargs):
-        self.label_column = label_column
-        super().__init__(*args, **kwargs)
 
 
 class LabelColumnChoiceFilter(django_filters.ModelChoiceFilter):

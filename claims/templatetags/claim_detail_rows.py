@@ -18,7 +18,7 @@ from django.utils.dateformat import format as date_format
 from django.utils.safestring import SafeString, mark_safe
 
 from analysts.models import AuditEntry
-from claims.markup import esc
+from claims.markup import esc, truncated
 from claims.models import Citation, Review
 from claims.templatetags.claim_rows import (
     CONFIDENCES,
@@ -28,7 +28,6 @@ from claims.templatetags.claim_rows import (
     _plural,
     label,
     labels,
-    truncated,
 )
 from sources.models import Source
 

@@ -9,17 +9,14 @@ tests/test_claim_rows.py checks the HTML equals the templates this replaced
 (kept in tests/reference/).
 """
 
-import unicodedata
-
 from django import template
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateformat import format as date_format
 from django.utils.safestring import SafeString, mark_safe
-from django.utils.text import Truncator
 from django.utils.timesince import timesince
 
-from claims.markup import esc
+from claims.markup import esc, truncated
 from claims.models import Claim
 
 register = template.Library()
@@ -80,17 +77,6 @@ def _plural(count: int) -> str:
 def _detail_prefix() -> str:
     # One reverse for the page, not two per row: the detail URL ends in "<pk>/".
     return reverse("claims:claim_detail", args=[0])[: -len("0/")]
-
-
-def truncated(value, length: int) -> str:
-    """`|truncatechars:length`, escaped. Truncator returns the text NFC-normalized,
-    unchanged when it is no longer than length: most values are, and Truncator
-    costs more than the rest of the work on them."""
-    text = str(value)
-    short = unicodedata.normalize("NFC", text)
-    if len(short) <= length:
-        return esc(short)
-    return esc(Truncator(text).chars(length))
 
 
 def _claim_cells(claim, url: str, note: str | None) -> str:

@@ -8,14 +8,12 @@ HTML equals the template markup this replaced (kept in tests/reference/), with
 hostile names.
 """
 
-import unicodedata
-
 from django import template
 from django.utils.safestring import SafeString, mark_safe
-from django.utils.text import Truncator, slugify
+from django.utils.text import slugify
 from django.utils.translation import get_language
 
-from claims.markup import esc
+from claims.markup import esc, truncated
 from sources.reliability import AGREEMENT_ORDER, figure
 
 register = template.Library()
@@ -109,18 +107,6 @@ def report_rows(rows, actions: bool = True) -> SafeString:
     )
 
 
-def _short(name: str, length: int = 36) -> str:
-    """name|truncatechars:36. Truncator returns the text NFC-normalized, and
-    unchanged when no longer than that: so is a short name here, without it."""
-    short = unicodedata.normalize("NFC", name)
-    if len(short) <= length:
-        return short
-    if short.isascii():
-        # No combining characters: what Truncator.chars does, directly.
-        return f"{short[: length - 1]}…"
-    return Truncator(name).chars(length)
-
-
 def chart_point(point, chart) -> str:
     record = point.record
     name = esc(record.name)
@@ -140,7 +126,7 @@ def chart_point(point, chart) -> str:
         f'<rect class="hit" x="0" y="{hit_y}" width="{int(chart.width)}" '
         'height="20"/>\n'
         f'<text class="name" x="{name_x}" y="{y}" dy="0.35em" text-anchor="end">'
-        f"{esc(_short(record.name))}</text>\n"
+        f"{truncated(record.name, 36)}</text>\n"
         f'<line class="interval" x1="{float(point.x_low)}" '
         f'x2="{float(point.x_high)}" y1="{y}" y2="{y}"/>\n'
         f'<circle class="mean" cx="{float(point.x_mean)}" cy="{y}" r="4.5"/>\n'
