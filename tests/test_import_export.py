@@ -9,6 +9,8 @@ import csv
 import io
 import json
 import re
+from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -26,7 +28,13 @@ from claims.demo import load_demo
 from claims.exports import iter_csv, iter_json
 from claims.models import Citation, Claim, Place, Relation, Review, Topic
 from sources.models import Document, GradeChange, Source
-from tests.factories import CitationFactory, ClaimFactory, SourceFactory
+from tests.factories import (
+    AnalystFactory,
+    CitationFactory,
+    ClaimFactory,
+    SourceFactory,
+)
+from tests.hostile import HOSTILE as HOSTILE_TEXTS
 
 pytestmark = pytest.mark.django_db
 
@@ -772,3 +780,108 @@ def test_a_100_mb_upload_is_refused_unread_with_its_size(as_user, alice):
     assert "an upload on this page takes at most" in page
     assert "CSV import" not in page
     assert not Claim.objects.exists()
+
+
+# Text COPY must carry unchanged: its own escapes, its null marker, controls.
+AWKWARD = [
+    "tab\there",
+    "line\nbreak and\r\ncarriage return",
+    "back\\slash \\N \\t \\\\ and a trailing \\",
+    "\\N",
+    "quote \" and ' and , and |",
+    "naïve Ünïcode 北朝鮮 \u202e\u200b",
+    *HOSTILE_TEXTS,
+]
+
+
+def stored(model, pk: int, skip: set[str]) -> dict:
+    row = model.objects.filter(pk=pk).values().get()
+    return {name: value for name, value in row.items() if name not in skip}
+
+
+@pytest.mark.parametrize("text", AWKWARD)
+def test_insert_objects_stores_what_bulk_create_stores(text: str) -> None:
+    """The import's COPY path (PostgreSQL) writes every field as Django's own
+    insert would, awkward text, JSON, decimals, dates and empty values included."""
+    source = SourceFactory(name="A source")
+    document = Document.objects.create(title="A document", publisher=source)
+    topic = Topic.objects.create(name="A topic")
+    analyst = AnalystFactory()
+
+    def make(external_id: str) -> Claim:
+        return Claim(
+            statement=text,
+            kind=Claim.Kind.FORECAST,
+            quantity_low=Decimal("1500.5"),
+            quantity_high=None,
+            quantity_unit=text[:50],
+            time_start=date(2024, 10, 8),
+            time_end=None,
+            time_text=text[:100],
+            topic=topic,
+            actors=text[:200],
+            external_id=external_id,
+            submission_note=text,
+            likelihood=0.625,
+            summary_rating="B2",
+            explanation=[text, "+ second\tline", {"nested": [1, None, True]}],
+            needs_rereview=True,
+            report_count=3,
+            logged_by=analyst,
+        )
+
+    by_django, by_copy = make("by-django"), make("by-copy")
+    Claim.objects.bulk_create([by_django])
+    imports.insert_objects(Claim, [by_copy])
+    assert by_copy.pk and by_copy.pk != by_django.pk
+    assert not by_copy._state.adding
+    skip = {"id", "external_id", "created_at", "updated_at"}
+    assert stored(Claim, by_copy.pk, skip) == stored(Claim, by_django.pk, skip)
+    assert Claim.objects.get(pk=by_copy.pk).created_at is not None
+
+    citations = [
+        Citation(
+            claim=claim,
+            document=document,
+            source=source,
+            supports=False,
+            excerpt=text,
+            excerpt_digest=str(claim.pk),
+            locator=text[:200],
+            said_on=None,
+            credibility=3,
+            grade_at_citation="C",
+            created_by=analyst,
+        )
+        for claim in (by_django, by_copy)
+    ]
+    Citation.objects.bulk_create(citations[:1])
+    imports.insert_objects(Citation, citations[1:])
+    skip = {"id", "claim_id", "excerpt_digest", "created_at"}
+    assert stored(Citation, citations[1].pk, skip) == stored(
+        Citation, citations[0].pk, skip
+    )
+    # The sequence moved past the keys taken: the next ordinary insert fits.
+    later = ClaimFactory()
+    assert later.pk > by_copy.pk
+
+
+@pytest.mark.parametrize("text", AWKWARD)
+def test_audit_rows_keep_awkward_text(text: str) -> None:
+    imports.insert_audit_rows(
+        [
+            (
+                None,
+                text,
+                "create",
+                "claims.claim",
+                "7",
+                text,
+                json.dumps({"t": text}),
+                text,
+            )
+        ]
+    )
+    entry = AuditEntry.objects.get(object_id="7")
+    assert (entry.actor_username, entry.object_repr, entry.note) == (text, text, text)
+    assert entry.after == {"t": text}
