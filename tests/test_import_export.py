@@ -885,3 +885,28 @@ def test_audit_rows_keep_awkward_text(text: str) -> None:
     entry = AuditEntry.objects.get(object_id="7")
     assert (entry.actor_username, entry.object_repr, entry.note) == (text, text, text)
     assert entry.after == {"t": text}
+
+
+def test_a_document_is_found_by_url_first_then_by_title_and_publisher(alice):
+    """A citation's URL names its document even where its title and publisher
+    name another; a citation with only a title and publisher finds that other."""
+    outlet = SourceFactory(name="Outlet")
+    by_url = Document.objects.create(
+        title="Old title", publisher=outlet, url="https://example.org/a"
+    )
+    by_title = Document.objects.create(title="Weekly report", publisher=outlet)
+    header = (
+        "external_id,statement,citation1_source,citation1_document_title,"
+        "citation1_document_url,citation1_document_publisher,citation1_excerpt,"
+        "citation1_credibility"
+    )
+    report = run(
+        f"{header}\n"
+        "u-1,By its URL.,Outlet,weekly REPORT,https://example.org/a,Outlet,One.,3\n"
+        "u-2,By its title.,Outlet,weekly  report,,outlet,Two.,3\n",
+        actor=alice,
+    )
+    assert report.ok, report.problems
+    assert Document.objects.count() == 2
+    assert Citation.objects.get(claim__external_id="u-1").document == by_url
+    assert Citation.objects.get(claim__external_id="u-2").document == by_title
