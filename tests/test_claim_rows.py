@@ -1,10 +1,12 @@
 """The list's and the queue's rows from Python equal the templates they replaced."""
 
+import datetime
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from django.template import Context, Engine
+from django.test import override_settings
 from django.test.html import parse_html
 from django.urls import reverse
 
@@ -141,3 +143,26 @@ def test_a_queue_rows_note_is_cut_as_truncatechars_did(alice, rita, note):
     ours = queue_rows(claims)
     assert parse_html(ours) == parse_html(reference_rows(claims, "queue_row.html"))
     assert '<p class="queue-note">' in ours
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Asia/Seoul", "America/St_Johns"])
+def test_rows_times_and_places_are_the_reference_rows_html(alice, rita, zone):
+    """The row's own date formatting and its place names, read in one query,
+    equal the date filter and the prefetched places, in any time zone."""
+    with override_settings(TIME_ZONE=zone):
+        claim = ClaimFactory(logged_by=alice, status=Claim.Status.IN_REVIEW)
+        moment = datetime.datetime(2024, 10, 8, 23, 59, 30, 123456, tzinfo=datetime.UTC)
+        Claim.objects.filter(pk=claim.pk).update(updated_at=moment, submitted_at=moment)
+        claim.places.add(
+            PlaceFactory(name="Vladivostok"),
+            PlaceFactory(name="Kursk Oblast"),
+            PlaceFactory(name="Kursk"),
+        )
+        bare = ClaimFactory(logged_by=alice, status=Claim.Status.IN_REVIEW)
+        claims = listed([claim.pk, bare.pk])
+        assert parse_html(claim_rows(claims)) == parse_html(reference_rows(claims))
+        claims = queued(rita, [claim.pk, bare.pk])
+        assert parse_html(queue_rows(claims)) == parse_html(
+            reference_rows(claims, "queue_row.html")
+        )
+        assert "Kursk, Kursk Oblast, Vladivostok" in claim_rows(claims)
