@@ -68,8 +68,9 @@ results say which model made them.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
+from operator import attrgetter
 
 MODEL_VERSION = "1"
 
@@ -220,27 +221,35 @@ class _Evidence:
     report: Report
     via: RelatedClaim | None  # None: the claim's own citation
     for_claim: bool
+    # Both read many times per computation (every min, sort and sum): set once.
+    weight: float = field(init=False, compare=False, repr=False)
+    key: tuple = field(init=False, compare=False, repr=False)
 
-    @property
-    def weight(self) -> float:
-        return LOG_LR[(self.report.grade, self.report.credibility)]
+    def __post_init__(self) -> None:
+        r = self.report
+        weight = LOG_LR[(r.grade, r.credibility)]
+        via_id = -1 if self.via is None else self.via.claim_id
+        object.__setattr__(self, "weight", weight)
+        object.__setattr__(
+            self,
+            "key",
+            (
+                -weight,
+                _GRADE_RANK[r.grade],
+                _CREDIBILITY_RANK[r.credibility],
+                r.source_name,
+                r.source_id,
+                r.origin_name,
+                r.origin_id,
+                via_id,
+                r.citation_id,
+                r.supports,
+                r.retracted,
+            ),
+        )
 
     def sort_key(self) -> tuple:
-        r = self.report
-        via_id = -1 if self.via is None else self.via.claim_id
-        return (
-            -self.weight,
-            _GRADE_RANK[r.grade],
-            _CREDIBILITY_RANK[r.credibility],
-            r.source_name,
-            r.source_id,
-            r.origin_name,
-            r.origin_id,
-            via_id,
-            r.citation_id,
-            r.supports,
-            r.retracted,
-        )
+        return self.key
 
     def provenance(self, *, counted: bool = True) -> str:
         r = self.report
@@ -257,6 +266,9 @@ class _Evidence:
         else:
             parts.append(f"via contradicting claim #{self.via.claim_id}")
         return "".join(f", {part}" for part in parts)
+
+
+_BY_KEY = attrgetter("key")
 
 
 @dataclass(frozen=True)
@@ -289,14 +301,17 @@ def _by_origin(evidence: list[_Evidence]) -> list[_Origin]:
     for item in evidence:
         groups.setdefault(item.report.origin_id, []).append(item)
     origins = [
-        _Origin(min(items, key=_Evidence.sort_key), len(items))
-        for items in groups.values()
+        _Origin(min(items, key=_BY_KEY), len(items)) for items in groups.values()
     ]
-    return sorted(origins, key=lambda origin: origin.strongest.sort_key())
+    return sorted(origins, key=lambda origin: origin.strongest.key)
+
+
+# The table's weights as the decimals they are written as.
+_DECIMAL_LR = {weight: Decimal(repr(weight)) for weight in LOG_LR.values()}
 
 
 def _decimal_sum(origins: list[_Origin]) -> Decimal:
-    return sum((Decimal(repr(origin.weight)) for origin in origins), Decimal(0))
+    return sum((_DECIMAL_LR[origin.weight] for origin in origins), Decimal(0))
 
 
 def _logistic(x: float) -> float:
@@ -309,7 +324,7 @@ def compute(inputs: Inputs) -> Result:
     """Compute how confirmed a claim is from its citations, relations and ruling."""
     evidence = _gather(inputs)
     retracted = sorted(
-        (item for item in evidence if item.report.retracted), key=_Evidence.sort_key
+        (item for item in evidence if item.report.retracted), key=_BY_KEY
     )
     live = [item for item in evidence if not item.report.retracted]
     for_origins = _by_origin([item for item in live if item.for_claim])
