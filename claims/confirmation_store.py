@@ -9,7 +9,9 @@ claims' statements; computes each claim with the pure engine
 citation ids; and writes the claims whose result changed with one UPDATE joined
 to the new values. Ids and values travel as one parameter per
 column (PostgreSQL arrays, SQLite JSON), never one per claim, so a grade change
-that reaches 100,000 claims costs a few dozen queries.
+that reaches 100,000 claims costs a few dozen queries. On PostgreSQL those
+queries run in a second thread, on the same connection, while this one computes
+(``_database_work``).
 
 Writers take turns. On PostgreSQL every function here that reads what depends on
 what, or writes results, first takes one transaction-scoped advisory lock
@@ -26,9 +28,11 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import NamedTuple
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import TextField
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast
@@ -515,6 +519,58 @@ def _write_with_bulk_update(rows: list[tuple]) -> None:
     )
 
 
+class _Here:
+    """Database work run at once, in this thread."""
+
+    @staticmethod
+    def submit(function, *args) -> Future:
+        future: Future = Future()
+        future.set_result(function(*args))
+        return future
+
+
+def _outcome(future: Future, writes: list[Future]):
+    """The future's result. When it failed, the first failed write's error
+    instead: a failed write aborts the transaction, and the work queued after
+    it fails only for that reason."""
+    try:
+        return future.result()
+    except Exception:
+        for write in writes:
+            if write.done() and not write.cancelled() and write.exception():
+                raise write.exception() from None
+        raise
+
+
+@contextmanager
+def _database_work() -> Iterator[_Here | ThreadPoolExecutor]:
+    """Where a recomputation sends its reads and writes: on PostgreSQL, one more
+    thread that runs them in the order given, on this thread's connection (so
+    inside its transaction and lock), while this thread computes. A batch's
+    queries (PostgreSQL's time) and its computation (Python's) then overlap: a
+    grade change reaching 100,000 claims spends about as long in each. The
+    computing thread runs no query meanwhile. Elsewhere the work runs here."""
+    if connection.vendor != "postgresql":
+        yield _Here()
+        return
+    shared = connections[DEFAULT_DB_ALIAS]
+    shared.inc_thread_sharing()
+
+    def adopt() -> None:
+        connections[DEFAULT_DB_ALIAS] = shared
+
+    executor = ThreadPoolExecutor(
+        max_workers=1, initializer=adopt, thread_name_prefix="confirmation-db"
+    )
+    try:
+        yield executor
+    finally:
+        # On an error here, what is queued is dropped and what runs finishes
+        # before the caller's transaction rolls back.
+        executor.shutdown(wait=True, cancel_futures=True)
+        shared.dec_thread_sharing()
+
+
 def recompute_claims(claim_ids: Iterable[int], flag_rereview: bool = True) -> int:
     """Recompute and store the confirmation of these claims; returns how many changed.
 
@@ -530,39 +586,50 @@ def recompute_claims(claim_ids: Iterable[int], flag_rereview: bool = True) -> in
     # per distinct explanation.
     encoded: dict[tuple[str, ...], str] = {}
     changed = 0
-    for chunk in _chunks(ids, BATCH):
-        batch = _Batch(chunk, decoded)
-        dirty = []
-        for claim in batch.stored:
-            related = batch.related(claim)
-            result = memo.compute(
-                memo.key(batch.ruling(claim), batch.rows[claim.pk], related),
-                lambda batch=batch, claim=claim: batch.inputs(claim),
-            )
-            fresh = fresh_values(result)
-            counts = batch.counts(claim)
-            if claim.values == fresh and claim.counts == counts:
-                continue
-            flag = claim.needs_rereview or (
-                flag_rereview
-                and ruling_now_questioned(
-                    claim.status,
-                    claim.values[COMPUTED_LEVEL],
-                    result.computed_level,
-                    claim.values[LIKELIHOOD],
-                    fresh[LIKELIHOOD],
+    chunks = list(_chunks(ids, BATCH))
+    with _database_work() as database:
+        reading = database.submit(_Batch, chunks[0], decoded) if chunks else None
+        writes = []
+        for index in range(len(chunks)):
+            batch = _outcome(reading, writes)
+            if index + 1 < len(chunks):
+                # Batches share no claim, and a batch reads nothing a write of
+                # another changes: the next one is read while this one computes.
+                reading = database.submit(_Batch, chunks[index + 1], decoded)
+            dirty = []
+            for claim in batch.stored:
+                related = batch.related(claim)
+                result = memo.compute(
+                    memo.key(batch.ruling(claim), batch.rows[claim.pk], related),
+                    lambda batch=batch, claim=claim: batch.inputs(claim),
                 )
-            )
-            if result.explanation not in encoded:
-                if len(encoded) >= CACHE_LIMIT:
-                    encoded.clear()
-                encoded[result.explanation] = json.dumps(list(result.explanation))
-            row = list(fresh)
-            row[EXPLANATION] = encoded[result.explanation]
-            dirty.append((claim.pk, *row, *counts, flag))
-        if dirty:
-            _write(dirty)
-        changed += len(dirty)
+                fresh = fresh_values(result)
+                counts = batch.counts(claim)
+                if claim.values == fresh and claim.counts == counts:
+                    continue
+                flag = claim.needs_rereview or (
+                    flag_rereview
+                    and ruling_now_questioned(
+                        claim.status,
+                        claim.values[COMPUTED_LEVEL],
+                        result.computed_level,
+                        claim.values[LIKELIHOOD],
+                        fresh[LIKELIHOOD],
+                    )
+                )
+                if result.explanation not in encoded:
+                    if len(encoded) >= CACHE_LIMIT:
+                        encoded.clear()
+                    encoded[result.explanation] = json.dumps(list(result.explanation))
+                row = list(fresh)
+                row[EXPLANATION] = encoded[result.explanation]
+                dirty.append((claim.pk, *row, *counts, flag))
+            if dirty:
+                writes.append(database.submit(_write, dirty))
+            changed += len(dirty)
+            del batch
+        for write in writes:
+            _outcome(write, writes)
     # The reliability report's stored aggregates read the same inputs (and the
     # claims' rulings): kept in step here, in the same transaction.
     from sources import reliability

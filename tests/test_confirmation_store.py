@@ -16,7 +16,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import connection, connections, transaction
+from django.db import OperationalError, connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -876,3 +876,57 @@ def test_without_taking_turns_the_last_commit_would_store_a_stale_result(monkeyp
     claim, _ = two_editors_at_once(monkeypatch, take_turns=False)
 
     assert [pk for pk, _ in drift()] == [claim.pk]
+
+
+needs_postgresql = pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="the reads and writes overlap the computation on PostgreSQL only",
+)
+
+
+@needs_postgresql
+def test_batches_are_read_and_written_beside_the_computation(world, monkeypatch):
+    """On PostgreSQL a second thread runs each batch's queries, on the same
+    connection and so in the same transaction, while the first computes."""
+    monkeypatch.setattr(confirmation_store, "BATCH", 7)
+    source = dependents(world, 30)
+    threads = set()
+
+    def note_thread(execute, sql, params, many, context):
+        if "claims_claim" in sql and sql.lstrip().startswith("UPDATE"):
+            threads.add(threading.current_thread().name)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(note_thread):
+        assert world.grade(source, "D") == 30
+    assert len(threads) == 1 and threads.pop().startswith("confirmation-db")
+    assert_true_everywhere()
+
+
+@needs_postgresql
+def test_a_failed_write_is_the_error_raised_and_nothing_is_kept(world, monkeypatch):
+    """A write that PostgreSQL cancels aborts the transaction; the error raised
+    is the cancellation (which pages turn into "try again"), not the failure of
+    the queries queued after it, and no batch's result is kept."""
+    monkeypatch.setattr(confirmation_store, "BATCH", 7)
+    source = dependents(world, 30)
+    before = list(Claim.objects.order_by("pk").values_list("pk", "likelihood"))
+    write = confirmation_store._write
+    calls = []
+
+    def cancelled_second_write(rows):
+        calls.append(len(rows))
+        if len(calls) == 2:
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL statement_timeout = 1")
+                cursor.execute("SELECT pg_sleep(1)")
+        write(rows)
+
+    monkeypatch.setattr(confirmation_store, "_write", cancelled_second_write)
+    with (
+        pytest.raises(OperationalError, match="statement timeout"),
+        transaction.atomic(),
+    ):
+        world.grade(source, "E")
+    assert len(calls) >= 2  # writes queued before the failure was seen fail too
+    assert list(Claim.objects.order_by("pk").values_list("pk", "likelihood")) == before
