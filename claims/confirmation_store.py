@@ -543,14 +543,15 @@ def _outcome(future: Future, writes: list[Future]):
 
 
 @contextmanager
-def _database_work() -> Iterator[_Here | ThreadPoolExecutor]:
+def _database_work(overlap: bool) -> Iterator[_Here | ThreadPoolExecutor]:
     """Where a recomputation sends its reads and writes: on PostgreSQL, one more
     thread that runs them in the order given, on this thread's connection (so
     inside its transaction and lock), while this thread computes. A batch's
     queries (PostgreSQL's time) and its computation (Python's) then overlap: a
     grade change reaching 100,000 claims spends about as long in each. The
-    computing thread runs no query meanwhile. Elsewhere the work runs here."""
-    if connection.vendor != "postgresql":
+    computing thread runs no query meanwhile. Elsewhere, or with one batch and
+    so nothing to overlap, the work runs here."""
+    if not overlap or connection.vendor != "postgresql":
         yield _Here()
         return
     shared = connections[DEFAULT_DB_ALIAS]
@@ -587,7 +588,7 @@ def recompute_claims(claim_ids: Iterable[int], flag_rereview: bool = True) -> in
     encoded: dict[tuple[str, ...], str] = {}
     changed = 0
     chunks = list(_chunks(ids, BATCH))
-    with _database_work() as database:
+    with _database_work(overlap=len(chunks) > 1) as database:
         reading = database.submit(_Batch, chunks[0], decoded) if chunks else None
         writes = []
         for index in range(len(chunks)):
