@@ -9,7 +9,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVectorField
 from django.db import connection
-from django.db.models import Exists, Expression, F, OuterRef, Q, QuerySet
+from django.db.models import Exists, Expression, F, OuterRef, Q, QuerySet, Subquery
 from django.utils.translation import gettext_lazy as _
 from django_filters import (
     BooleanFilter,
@@ -24,7 +24,16 @@ from django_filters import (
 from django_filters.constants import EMPTY_VALUES
 
 from claims.choices import LabelColumnChoiceFilter
-from claims.models import Citation, Claim, Confidence, Level, Place, Relation, Topic
+from claims.models import (
+    Citation,
+    Claim,
+    ClaimText,
+    Confidence,
+    Level,
+    Place,
+    Relation,
+    Topic,
+)
 from claims.widgets import (
     FastBooleanSelect,
     FastCheckboxSelectMultiple,
@@ -59,9 +68,10 @@ class DateInput(FastDateInput):
 
 
 class SearchVectorColumn(Expression):
-    """claims_claim.search_vector: the stored, GIN-indexed tsvector that a
-    PostgreSQL-only migration adds (statement weight A, actors weight B), which
-    the model does not declare because SQLite has no such type."""
+    """claims_claimtext.search_vector, in a query of ClaimText: the stored,
+    GIN-indexed tsvector that a PostgreSQL-only migration adds (statement weight
+    A, actors weight B), which the model does not declare because SQLite has no
+    such type."""
 
     output_field = SearchVectorField()
 
@@ -267,12 +277,20 @@ class ClaimFilter(FilterSet):
             return qs
         query = self.search_query()
         if self.rank_limit:
-            # The most recently changed matches (after every filter), not all.
+            # The most recently changed matches (after every filter), not all;
+            # they need no second pass of the filters, which would join every
+            # match's search text.
             candidates = qs.order_by("-updated_at", "-id").values("pk")
-            qs = qs.filter(pk__in=candidates[: self.rank_limit])
-        return qs.annotate(
-            search_rank=SearchRank(SearchVectorColumn(), query)
-        ).order_by("-search_rank", "-updated_at", "-id")
+            qs = queryset.filter(pk__in=candidates[: self.rank_limit])
+        # A subquery by key, so that only the ranked rows' vectors are read.
+        vector = (
+            ClaimText.objects.filter(claim=OuterRef("pk"))
+            .order_by()
+            .values(vector=SearchVectorColumn())
+        )
+        return qs.annotate(search_rank=SearchRank(Subquery(vector), query)).order_by(
+            "-search_rank", "-updated_at", "-id"
+        )
 
     def search(self, qs: QuerySet, name: str, value: str) -> QuerySet:
         words = value.split()
@@ -281,11 +299,14 @@ class ClaimFilter(FilterSet):
         if connection.vendor == "postgresql":
             # Whole words, stemmed, through the GIN index only: no OR with a
             # substring match, which would read every row (the trigram index
-            # serves substrings in "similar claims" and the lookups).
+            # serves substrings in the claim lookup).
             query = SearchQuery(value, search_type="websearch", config=SEARCH_CONFIG)
-            return qs.alias(search_vector=SearchVectorColumn()).filter(
-                search_vector=query
+            matching = (
+                ClaimText.objects.alias(search_vector=SearchVectorColumn())
+                .filter(search_vector=query)
+                .values("claim_id")
             )
+            return qs.filter(pk__in=matching)
         matches = Q()
         for word in words:
             matches &= Q(statement__icontains=word) | Q(actors__icontains=word)

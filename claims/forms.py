@@ -27,6 +27,7 @@ from claims.lookups import places_field
 from claims.models import (
     Citation,
     Claim,
+    ClaimText,
     Credibility,
     Place,
     Relation,
@@ -305,6 +306,10 @@ def lookup_claims(user, query: str, limit: int = 20) -> list[Claim]:
     text_match = Q()
     for word in words:
         text_match &= Q(statement__icontains=word)
+    if connection.vendor == "postgresql":
+        # Through the trigram index, which only the copy of the text has.
+        texts = ClaimText.objects.filter(text_match).values("claim_id")
+        text_match = Q(pk__in=texts)
     if number:
         by_id = list(claims.filter(pk=int(number[1])))
         rest = claims.filter(text_match).exclude(pk=int(number[1]))

@@ -316,9 +316,8 @@ class Claim(models.Model):
         # One index per offered order (each ending in id, for keyset pagination)
         # and per common filter followed by the default order, and no more: a
         # recomputation rewrites every index of each changed claim. On PostgreSQL
-        # migrations add the search vector's GIN index, the statement's trigram
-        # index and "time of event, latest first" (NULLS LAST, which SQLite's
-        # indexes cannot declare).
+        # a migration adds "time of event, latest first" (NULLS LAST, which
+        # SQLite's indexes cannot declare); the search indexes are ClaimText's.
         indexes = [
             models.Index(fields=["-updated_at", "-id"], name="claim_updated_idx"),
             models.Index(fields=["-likelihood", "-id"], name="claim_likelihood_idx"),
@@ -392,6 +391,29 @@ class Claim(models.Model):
             return f"{self.time_start:%Y-%m-%d} – {self.time_end:%Y-%m-%d}"
         day = self.time_start or self.time_end
         return f"{day:%Y-%m-%d}" if day else ""
+
+
+class ClaimText(models.Model):
+    """The words of a claim as PostgreSQL's searches read them: a copy of its
+    statement and actors, with the full-text vector and the trigram index.
+
+    Kept apart so that storing a recomputed confirmation, which rewrites the
+    claim's row, does not rewrite the GIN indexes of text that did not change.
+    Written only by triggers on claims_claim (migration 0006); on SQLite the
+    table stays empty and search reads the claims themselves.
+    """
+
+    claim = models.OneToOneField(
+        Claim, on_delete=models.CASCADE, primary_key=True, related_name="search_text"
+    )
+    statement = models.TextField()
+    actors = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["claim_id"]
+
+    def __str__(self) -> str:
+        return str(self.claim_id)
 
 
 class CitationQuerySet(models.QuerySet):
