@@ -10,7 +10,7 @@ import pytest
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
 from analysts.models import Analyst
 from claims.models import Citation, Claim, Place, Relation, Review
@@ -311,6 +311,35 @@ def test_it_refuses_a_malformed_boolean_setting():
     )
     assert result.returncode != 0
     assert "DEBUG must be true or false" in result.stderr
+
+
+@pytest.mark.parametrize("value", ["-1", "two"])
+def test_it_refuses_a_bad_number_of_parallel_workers(value):
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env=production_env(
+            DATABASE_URL="postgres://postgres@127.0.0.1:5432/claims",
+            DB_PARALLEL_WORKERS=value,
+        ),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "DB_PARALLEL_WORKERS must be" in result.stderr
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="a PostgreSQL session setting"
+)
+@pytest.mark.django_db
+def test_pages_query_without_parallel_workers():
+    """Under many requests on few cores, a page planned with parallel workers
+    took three times as long: the app's sessions plan without them."""
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW max_parallel_workers_per_gather")
+        assert cursor.fetchone()[0] == "0"
 
 
 def test_the_stored_choices_speak_the_engine_s_words():
