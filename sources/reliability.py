@@ -1012,11 +1012,20 @@ def _drop_temporary(cursor) -> None:
         cursor.execute(f"DROP TABLE IF EXISTS {table}")
 
 
+# Claims in a slice from which its temporary tables are analyzed.
+ANALYZE_FROM = 1000
+
+
 def _refresh_slice(cursor, claim_ids: list[int]) -> None:
     ids_sql, ids_params = _ids_sql(claim_ids)
     _drop_temporary(cursor)
     cited, params = _cited_sql(claim_ids)
     cursor.execute(f"CREATE TEMP TABLE reliability_cited AS {cited}", params)
+    if len(claim_ids) >= ANALYZE_FROM and connection.vendor == "postgresql":
+        # A temporary table has no statistics: for an import's 10,000 claims
+        # the days' join then read every claim through an index (3 s) instead
+        # of looking up 10,000 (50 ms).
+        cursor.execute("ANALYZE reliability_cited")
     cited = "SELECT * FROM reliability_cited"
     fresh, _ = support_sql(claim_ids, cited=cited)
     sql = CHANGED_SQL.format(columns=SUPPORT_COLUMNS, ids=ids_sql, fresh=fresh)

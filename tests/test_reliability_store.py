@@ -229,6 +229,27 @@ def test_an_import_stores_its_claims_support(world, alice, max_):
     assert_stored_equals_fresh(world, max_)
 
 
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="ANALYZE of a PostgreSQL temporary table"
+)
+@pytest.mark.parametrize("analyze_from, analyzed", [(2, True), (3, False)])
+def test_a_large_refresh_gives_its_temporary_table_statistics(
+    world, alice, max_, monkeypatch, analyze_from, analyzed
+):
+    """Without statistics PostgreSQL joined an import's cited claims to every
+    claim; a refresh of many claims analyzes its table first, and stores the
+    same rows either way."""
+    monkeypatch.setattr(reliability, "ANALYZE_FROM", analyze_from)
+    claims = [claim.pk for claim in world["claims"][:2]]
+    SourceSupport.objects.filter(claim_id__in=claims).delete()
+    ReportDay.objects.filter(claim_id__in=claims).delete()
+    with CaptureQueriesContext(connection) as queries:
+        reliability.refresh(claims)
+    ran = any(q["sql"] == "ANALYZE reliability_cited" for q in queries)
+    assert ran is analyzed
+    assert_stored_equals_fresh(world, max_)
+
+
 def test_the_check_command_finds_drift_and_the_rebuild_repairs_it(world, alice):
     cite(alice, world["claims"][0], world["outlet"], "2024-03-04")
     call_command("rebuild_reliability", "--check")
