@@ -26,4 +26,8 @@ RUN useradd --system --home /app claims \
 USER claims
 
 EXPOSE 8000
-CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
+# A grade change that reaches a large share of a big archive recomputes its
+# claims within the request: tens of seconds at a million claims, past
+# gunicorn's default 30 s worker timeout. A worker is replaced after about 2,000
+# requests, which also hands back the memory such a change leaves behind.
+CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--timeout", "300", "--max-requests", "2000", "--max-requests-jitter", "200", "--access-logfile", "-"]

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import re
+import shlex
 import subprocess
 import sys
 import time
@@ -1188,6 +1189,30 @@ def test_the_image_carries_the_postgresql_client_for_backups():
     # Bookworm's client is PostgreSQL 15: pg_dump must be as new as the server.
     assert "FROM python:3.11-slim-bookworm" in dockerfile
     assert "image: postgres:15" in (ROOT / "docker-compose.yml").read_text()
+
+
+def gunicorn_options(words: list[str]) -> dict[str, str]:
+    start = words.index("gunicorn")
+    options = words[start + 2 :]
+    return dict(zip(options[::2], options[1::2], strict=True))
+
+
+def test_the_image_and_compose_start_gunicorn_alike_with_room_for_a_grade_change():
+    """A grade change reaching a large share of a million claims recomputes
+    them in its request (tens of seconds, docs/performance.md): past gunicorn's
+    default 30 s worker timeout it would be killed and rolled back. Workers are
+    recycled, which hands back the memory such a change leaves."""
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    image = gunicorn_options(
+        json.loads(re.search(r"^CMD (\[.*\])$", dockerfile, re.M)[1])
+    )
+    import yaml  # PyYAML comes with schemathesis
+
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    line = compose["services"]["web"]["command"].split("&&")[1].strip().strip('"')
+    assert gunicorn_options(shlex.split(line)) == image
+    assert int(image["--timeout"]) >= 120
+    assert int(image["--max-requests"]) > 0 and int(image["--max-requests-jitter"]) > 0
 
 
 # --- audit integrity --------------------------------------------------------------
