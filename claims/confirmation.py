@@ -248,9 +248,6 @@ class _Evidence:
             ),
         )
 
-    def sort_key(self) -> tuple:
-        return self.key
-
     def provenance(self, *, counted: bool = True) -> str:
         r = self.report
         parts = []

@@ -291,7 +291,7 @@ class _Memo:
     """compute() shared by claims whose inputs differ only in citation ids.
 
     The engine reads a citation id only to break ties between otherwise equal
-    reports (``_Evidence.sort_key``), and it is order-free (rule 3). So inputs
+    reports (``_Evidence.key``), and it is order-free (rule 3). So inputs
     that agree once every citation id is replaced by its rank among the claim's
     citation ids have the same result: after a grade change, the thousands of
     claims that cite only the downgraded source at one credibility are computed
