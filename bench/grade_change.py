@@ -21,7 +21,6 @@ corroborating and contradicting relations between neighbouring claims.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import resource
@@ -52,6 +51,7 @@ from claims.confirmation_store import (  # noqa: E402
     claims_depending_on_sources,
     recompute_claims,
 )
+from claims.imports import copy_rows  # noqa: E402
 from claims.models import (  # noqa: E402
     Citation,
     Claim,
@@ -106,21 +106,13 @@ def empty_tables() -> None:
                 cursor.execute(f"DELETE FROM {connection.ops.quote_name(table)}")  # noqa: S608
 
 
-def _copy_text(field: models.Field, obj: models.Model) -> str:
+def _db_value(field: models.Field, obj: models.Model):
     value = field.pre_save(obj, add=True)
     if value is None:
-        return r"\N"
+        return None
     if isinstance(field, models.JSONField):
-        text = json.dumps(value)
-    else:
-        value = field.get_db_prep_save(value, connection)
-        text = ("t" if value else "f") if isinstance(value, bool) else str(value)
-    return (
-        text.replace("\\", "\\\\")
-        .replace("\t", "\\t")
-        .replace("\n", "\\n")
-        .replace("\r", "\\r")
-    )
+        return json.dumps(value)
+    return field.get_db_prep_save(value, connection)
 
 
 def insert_rows(model: type[models.Model], template: models.Model, rows: list[dict]):
@@ -144,23 +136,20 @@ def insert_rows(model: type[models.Model], template: models.Model, rows: list[di
             objs.append(obj)
         model.objects.bulk_create(objs, batch_size=BATCH)
         return
-    fixed = {f.attname: _copy_text(f, template) for f in fields}
+    fixed = {f.attname: _db_value(f, template) for f in fields}
     by_attname = {f.attname: f for f in fields}
-    buffer = io.StringIO()
     probe = model()
+    lines = []
     for row in rows:
         values = dict(fixed)
         for name, value in row.items():
             setattr(probe, name, value)
-            values[name] = _copy_text(by_attname[name], probe)
-        buffer.write("\t".join(values[f.attname] for f in fields))
-        buffer.write("\n")
-    buffer.seek(0)
+            values[name] = _db_value(by_attname[name], probe)
+        lines.append([values[f.attname] for f in fields])
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     table = connection.ops.quote_name(model._meta.db_table)
     with connection.cursor() as cursor:
-        raw = cursor.connection.cursor()
-        raw.copy_expert(f"COPY {table} ({columns}) FROM STDIN", buffer)
+        copy_rows(cursor, f"{table} ({columns})", lines)
 
 
 def fill(n: int, corroborated_share: float, related_share: float, ruled_share: float):
