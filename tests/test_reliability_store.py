@@ -395,3 +395,53 @@ def test_remembered_sums_never_outlive_their_pairs(world, alice, max_):
     assert supported() == {"Outlet": 1}
     cite(alice, claims[1], outlet, "2024-03-06")
     assert supported() == {"Outlet": 2}
+
+
+def test_remembered_records_are_the_sorted_records(world, alice, max_):
+    """The filtered report's rows come from a memory of built and sorted
+    records: for every filtered selection and every order they equal the
+    records sorted afresh, read cold and read again."""
+    claims = world["claims"]
+    cite(alice, claims[0], world["outlet"], "2024-03-04")
+    cite(alice, claims[0], world["ministry"], "2024-03-05")
+    cite(alice, claims[1], world["wire"], "2024-03-06", supports=False)
+    cite(alice, claims[3], world["outlet"], "2023-06-02")
+    filtered = [s for s in selections(world) if s.topic or s.period_from or s.period_to]
+    for selection in filtered:
+        for ordering, _ in reliability.ORDERING_CHOICES:
+            expected = reliability.sort_records(
+                reliability.source_records(max_, selection), ordering
+            )
+            for _read in range(2):
+                rows = reliability.report_rows(max_, selection, ordering)
+                assert isinstance(rows, reliability.SharedRecords)
+                assert list(rows) == expected, (selection, ordering)
+                assert rows[1:3] == expected[1:3]
+
+
+def test_remembered_records_follow_their_sources_and_pairs(world, alice, max_):
+    """A remembered entry never shows a source as it was: a renamed or regraded
+    source, a new citation and a rolled-back one each read what is stored now,
+    and the links one page sets are not in the next read."""
+    claims, outlet, wire = world["claims"], world["outlet"], world["wire"]
+    topic = Selection(topic=world["troops"])
+    cite(alice, claims[0], outlet, "2024-03-04")
+
+    def shown() -> list[tuple]:
+        rows = reliability.report_rows(max_, topic, "name")
+        # As a page reads them: a slice.
+        return [(r.name, r.grade, r.supported, r.links) for r in rows[0 : len(rows)]]
+
+    assert shown() == [("Outlet", outlet.grade, 1, {})]
+    page = reliability.report_rows(max_, topic, "name")[0:1]
+    page[0].links = {"supported": "/claims/?source=1"}
+    assert shown() == [("Outlet", outlet.grade, 1, {})]
+    Source.objects.filter(pk=outlet.pk).update(name="Outlet (renamed)", grade="E")
+    assert shown() == [("Outlet (renamed)", "E", 1, {})]
+    with pytest.raises(RuntimeError), transaction.atomic():
+        cite(alice, claims[1], wire, "2024-03-05")
+        assert [row[0] for row in shown()] == ["Outlet (renamed)", "Wire"]
+        raise RuntimeError("roll back")
+    assert shown() == [("Outlet (renamed)", "E", 1, {})]
+    cite(alice, claims[1], outlet, "2024-03-06")
+    assert shown() == [("Outlet (renamed)", "E", 2, {})]
