@@ -602,3 +602,38 @@ def test_the_export_costs_the_same_for_3_or_30_claims(alice, as_user):
     make_claims(27, alice)
     many = count_queries(client, export_url(), {})
     assert few == many
+
+
+def test_filtersets_share_no_filter_field_widget_or_queryset(alice, rf):
+    """ClaimFilter copies its filters one level deep per request
+    (claims.filters.CheapCopyFilterSet): each filterset still has filters,
+    fields, widgets and querysets of its own, its method filters call it, and
+    the request's choices are its own request's."""
+    from claims.filters import ClaimFilter
+
+    signed_in = rf.get("/claims/")
+    signed_in.user = alice
+    first = ClaimFilter(
+        {"q": "troops", "level": ["contested"]},
+        queryset=Claim.objects.all(),
+        request=None,
+    )
+    second = ClaimFilter({}, queryset=Claim.objects.all(), request=signed_in)
+    assert first.is_valid() and second.is_valid()
+    for name, base in ClaimFilter.base_filters.items():
+        one, other = first.filters[name], second.filters[name]
+        assert len({id(base), id(one), id(other)}) == 3, name
+        assert one.extra is not other.extra and one.extra is not base.extra, name
+        assert (one.parent, other.parent) == (first, second), name
+        if one.method is not None:
+            assert (one.filter.f, other.filter.f) == (one, other), name
+        field, other_field = first.form.fields[name], second.form.fields[name]
+        assert field is not other_field, name
+        assert field.widget is not other_field.widget, name
+        if hasattr(field, "queryset"):
+            assert field.queryset is not other_field.queryset, name
+    # Without a request no source is offered; with alice's, hers are.
+    assert first.form.fields["source"].queryset.query.is_empty()
+    assert not second.form.fields["source"].queryset.query.is_empty()
+    assert "search" in str(first.qs.query).lower() or connection.vendor != "postgresql"
+    assert first.form.cleaned_data["level"] == ["contested"]
