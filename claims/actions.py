@@ -311,7 +311,12 @@ def delete_relation(actor, relation: Relation) -> None:
 def change_grade(actor, source: Source, new_grade: str, rationale: str) -> int:
     """Set a source's grade with the manager's rationale; returns how many claims'
     stored confirmation changed."""
-    locked = Source.objects.select_for_update().get(pk=source.pk)
+    # The writers' lock first, as in every write that recomputes: taken after
+    # the source's row, it deadlocked with a claim logged meanwhile, which holds
+    # it while its citation's foreign-key check at commit waits for the row.
+    # NO KEY UPDATE, so that rows referring to the source are not held up.
+    lock_writers()
+    locked = Source.objects.select_for_update(no_key=True).get(pk=source.pk)
     old_grade = locked.grade
     if old_grade == new_grade:
         return 0

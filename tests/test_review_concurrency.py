@@ -17,7 +17,7 @@ from django.urls import reverse
 
 from analysts.models import AuditEntry
 from analysts.roles import ensure_roles
-from claims import actions, review
+from claims import actions, confirmation_store, review
 from claims.models import Claim, Review
 from tests.factories import AnalystFactory
 from tests.test_claim_entry import entry
@@ -189,3 +189,63 @@ def test_two_saves_of_the_entry_form_at_once_refuse_the_second(people):
         conflict.content.decode()
     )
     assert claim.version == 2
+
+
+def test_a_grade_change_and_a_claim_citing_that_source_at_once_both_land(people):
+    """The writers' lock comes before any row lock, in a grade change as in
+    every other write. A grade change that took its source's row FOR UPDATE
+    first, then waited for the writers' lock, deadlocked with a claim logged
+    meanwhile: that claim held the writers' lock, and its citation's deferred
+    foreign-key check at commit waits for the source's row (KEY SHARE)."""
+    import threading
+    import time
+
+    from django.db import transaction
+
+    from claims.models import Citation
+    from sources.models import Source
+    from tests.factories import DocumentFactory, SourceFactory
+
+    source = SourceFactory(name="Wire", grade="B")
+    document = DocumentFactory(publisher=source)
+    recomputed, regrading = threading.Event(), threading.Event()
+
+    def log_claim() -> int:
+        with transaction.atomic():
+            with actions.batch():
+                claim = actions.save_claim(
+                    people["alice"],
+                    Claim(
+                        statement="Wire reports a column.", logged_by=people["alice"]
+                    ),
+                )
+                actions.add_citation(
+                    people["alice"],
+                    Citation(
+                        claim=claim,
+                        source=source,
+                        document=document,
+                        excerpt="A column was seen.",
+                        credibility=3,
+                        created_by=people["alice"],
+                    ),
+                )
+            # Recomputed: the writers' lock is held until this commits.
+            recomputed.set()
+            assert regrading.wait(10)
+            time.sleep(0.5)  # the grade change is under way meanwhile
+        return claim.pk
+
+    def regrade() -> int:
+        assert recomputed.wait(10)
+        regrading.set()
+        return actions.change_grade(
+            people["ada"], Source.objects.get(pk=source.pk), "E", "Often wrong."
+        )
+
+    (logged, claim_pk), (regraded, _changed) = at_once(log_claim, regrade)
+    assert (logged, regraded) == ("ok", "ok"), (claim_pk, _changed)
+    # Whichever went first, the claim's stored confirmation is the one its
+    # citation to a source now graded E gives.
+    assert Source.objects.get(pk=source.pk).grade == "E"
+    assert confirmation_store.drift([claim_pk]) == []
