@@ -368,3 +368,31 @@ def test_the_page_costs_the_same_for_3_or_30_citations_and_relations(
     assert len(response.context["contradicting"]) == 15
     assert len(response.context["audit_entries"]) >= 60
     assert few == many
+
+
+def test_a_reader_who_sees_fewer_claims_sees_only_their_links(
+    alice, bob, as_user, monkeypatch
+):
+    """Everyone who may open a claim sees every claim today, so the page reads
+    its relations without filtering their ends; under a narrower rule (here
+    one that hides a claim from alice) the link to a hidden claim stays hidden."""
+    from claims.models import ClaimQuerySet
+
+    claim = log_claim(alice, statement="The column crossed the river.")
+    shown = log_claim(bob, statement="Boats were seen at dawn.")
+    hidden = log_claim(bob, statement="A bridge was built overnight.")
+    relate(bob, claim, shown, "corroborates")
+    relate(bob, claim, hidden, "contradicts")
+    client = as_user(alice)
+    page = client.get(detail_url(claim)).content.decode()
+    assert "Boats were seen at dawn." in page
+    assert "A bridge was built overnight." in page
+    every = ClaimQuerySet.visible_to
+    monkeypatch.setattr(
+        ClaimQuerySet,
+        "visible_to",
+        lambda self, user: every(self, user).exclude(pk=hidden.pk),
+    )
+    page = client.get(detail_url(claim)).content.decode()
+    assert "Boats were seen at dawn." in page
+    assert "A bridge was built overnight." not in page
