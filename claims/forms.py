@@ -34,6 +34,12 @@ from claims.models import (
     Review,
     Topic,
 )
+from claims.widgets import (
+    FastDateInput,
+    FastRadioSelect,
+    FastTextarea,
+    FastTextInput,
+)
 from sources.lookups import document_field, source_field
 from sources.models import Document, Source
 
@@ -339,7 +345,7 @@ class QuantityField(forms.DecimalField):
 
 
 class IsoDateField(forms.DateField):
-    widget = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    widget = FastDateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
     def __init__(self, **kwargs) -> None:
         kwargs.setdefault("input_formats", ["%Y-%m-%d"])
@@ -594,14 +600,14 @@ class CitationForm(QuietMixin, forms.ModelForm):
         label="The source",
         choices=SUPPORT_CHOICES,
         coerce=lambda value: value == "True",
-        widget=forms.RadioSelect,
+        widget=FastRadioSelect,
         initial="True",
     )
     credibility = forms.TypedChoiceField(
         label="Credibility of this report",
         choices=Credibility.choices,
         coerce=int,
-        widget=forms.RadioSelect,
+        widget=FastRadioSelect,
         help_text="Judge the report on its own, before looking up the source's grade.",
     )
     said_on = IsoDateField(label="Date said", required=False)
@@ -658,8 +664,8 @@ class CitationForm(QuietMixin, forms.ModelForm):
             "excerpt": "Verbatim, as the document has it.",
         }
         widgets = {
-            "excerpt": forms.Textarea(attrs={"rows": 3}),
-            "locator": forms.TextInput(attrs={"placeholder": "p. 3, para. 2"}),
+            "excerpt": FastTextarea(attrs={"rows": 3}),
+            "locator": FastTextInput(attrs={"placeholder": "p. 3, para. 2"}),
         }
 
     def __init__(self, *args, user, known: dict | None = None, **kwargs) -> None:
@@ -792,7 +798,7 @@ class RelationForm(QuietMixin, forms.ModelForm):
         label="Other claim",
         max_length=2100,
         help_text="Its number (e.g. 42), or type words of its statement to search.",
-        widget=forms.TextInput(
+        widget=FastTextInput(
             attrs={"autocomplete": "off", "class": "claim-lookup", "size": 30}
         ),
     )
@@ -802,8 +808,8 @@ class RelationForm(QuietMixin, forms.ModelForm):
         fields = ["kind", "rationale"]
         labels = {"kind": "This claim", "rationale": "Why"}
         widgets = {
-            "kind": forms.RadioSelect,
-            "rationale": forms.Textarea(attrs={"rows": 2}),
+            "kind": FastRadioSelect,
+            "rationale": FastTextarea(attrs={"rows": 2}),
         }
 
     def __init__(
@@ -1263,7 +1269,7 @@ class SubmitForm(SeenStateForm):
         label="Note for the reviewer",
         required=False,
         max_length=review.RATIONALE_MAX_CHARS,
-        widget=forms.Textarea(attrs={"rows": 2}),
+        widget=FastTextarea(attrs={"rows": 2}),
         help_text="Optional: what the reviewer should look at first.",
     )
 
@@ -1273,7 +1279,7 @@ class RulingForm(SeenStateForm):
     rationale = forms.CharField(
         label="Rationale",
         max_length=review.RATIONALE_MAX_CHARS,
-        widget=forms.Textarea(attrs={"rows": 4}),
+        widget=FastTextarea(attrs={"rows": 4}),
         help_text=review.RATIONALE_RULE.replace("Write", "Required; write"),
     )
 
@@ -1296,7 +1302,7 @@ class ReopenForm(SeenStateForm):
     rationale = forms.CharField(
         label="Why reopen",
         max_length=review.RATIONALE_MAX_CHARS,
-        widget=forms.Textarea(attrs={"rows": 3}),
+        widget=FastTextarea(attrs={"rows": 3}),
         help_text=review.RATIONALE_RULE.replace("Write", "Required; write"),
     )
 

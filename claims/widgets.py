@@ -76,8 +76,11 @@ class FastBooleanSelect(PythonRenderedSelectMixin, BooleanWidget):
 # multiple-choice widget's choices render as ``choice.tag`` (without label).
 INPUT_TEMPLATES = frozenset(
     f"django/forms/widgets/{name}.html"
-    for name in ("input", "text", "date", "number", "input_option", "checkbox_option")
-)
+    for name in (
+        "input", "text", "date", "number",
+        "input_option", "checkbox_option", "radio_option",
+    )
+)  # fmt: skip
 
 
 class PythonRenderedInputMixin:
@@ -114,3 +117,22 @@ class FastCheckboxSelectMultiple(
     PythonRenderedInputMixin, forms.CheckboxSelectMultiple
 ):
     pass
+
+
+class FastRadioSelect(PythonRenderedInputMixin, forms.RadioSelect):
+    """Each choice's <input> (``choice.tag``, as claim_form_field.html writes a
+    radio group) in Python; the whole group, when rendered at once, is Django's."""
+
+
+class FastTextarea(forms.Textarea):
+    """django/forms/widgets/textarea.html without the template."""
+
+    def _render(self, template_name, context, renderer=None) -> SafeString:
+        if template_name != self.template_name:
+            return super()._render(template_name, context, renderer)
+        widget = context["widget"]
+        value = widget["value"]
+        return mark_safe(  # noqa: S308 - every part escaped
+            f'<textarea name="{esc(widget["name"])}"{render_attrs(widget["attrs"])}>'
+            f"\n{esc(value) if value else ''}</textarea>"
+        )
