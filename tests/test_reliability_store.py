@@ -445,3 +445,50 @@ def test_remembered_records_follow_their_sources_and_pairs(world, alice, max_):
     assert shown() == [("Outlet (renamed)", "E", 1, {})]
     cite(alice, claims[1], outlet, "2024-03-06")
     assert shown() == [("Outlet (renamed)", "E", 2, {})]
+
+
+@pytest.fixture
+def roles_again(transactional_db):
+    """The role groups a data migration made, which an earlier transactional
+    test's flush may have emptied."""
+    from django.apps import apps as django_apps
+
+    from analysts.roles import ensure_roles
+
+    ensure_roles(django_apps)
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="PostgreSQL keeps the temporary tables"
+)
+@pytest.mark.django_db(transaction=True)
+def test_refreshes_reuse_their_temporary_tables_and_start_empty(
+    roles_again, world, alice, max_, monkeypatch
+):
+    """On PostgreSQL a connection makes the refresh's temporary tables once:
+    later refreshes create and drop nothing, each slice (in one transaction or
+    the next) reads only its own claims' rows, and a commit empties them. A
+    slice reading another's rows would store that claim's pairs twice, or
+    remove them."""
+    claims, outlet, wire = world["claims"], world["outlet"], world["wire"]
+    with reliability.unaffected():  # cited, not yet refreshed
+        cite(alice, claims[0], outlet, "2024-03-04")
+        cite(alice, claims[1], wire, "2024-03-05")
+        cite(alice, claims[2], outlet, "2024-03-06", supports=False)
+    assert not SourceSupport.objects.exists()
+    ids = [claim.pk for claim in claims]
+    monkeypatch.setattr(reliability, "REFRESH_SLICE", 1)
+    with CaptureQueriesContext(connection) as queries:
+        with transaction.atomic():
+            reliability.refresh(ids[:2])  # two slices in one transaction
+        reliability.refresh(ids[2:])  # and the next transactions
+        reliability.refresh(ids[:1])
+    statements = [q["sql"] for q in queries]
+    assert not any(s.startswith(("DROP", "CREATE TEMP TABLE r")) for s in statements)
+    # Two supporting citations, each a pair by source and one by origin.
+    assert SourceSupport.objects.filter(claim_id__in=ids).count() == 4
+    assert_stored_equals_fresh(world, max_)
+    with connection.cursor() as cursor:
+        for table in reliability.TEMPORARY:
+            cursor.execute(f"SELECT COUNT(*) FROM {table}")  # noqa: S608
+            assert cursor.fetchone() == (0,), table
