@@ -2,9 +2,10 @@
 
 No Django and no database here: the caller gathers a claim's citations, its related
 claims' own citations and its latest ruling into ``Inputs``; ``compute()`` returns a
-``Result`` to store on the claim. The same inputs always give the same result, so a
-stored result can be checked against a fresh one (DESIGN.md, "How confirmed is a
-claim", rule 7).
+``Result`` to store on the claim (``compute_rows()`` takes the same inputs as plain
+tuples, as the store reads them from the database). The same inputs always give the
+same result, so a stored result can be checked against a fresh one (DESIGN.md, "How
+confirmed is a claim", rule 7).
 
 The model
 ---------
@@ -68,9 +69,9 @@ results say which model made them.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 from decimal import Decimal
-from operator import attrgetter
 
 MODEL_VERSION = "1"
 
@@ -216,99 +217,46 @@ def likelihood_term(p: float) -> str:
     raise AssertionError("unreachable: the bands cover [0, 1]")
 
 
-@dataclass(frozen=True)
-class _Evidence:
-    report: Report
-    via: RelatedClaim | None  # None: the claim's own citation
-    for_claim: bool
-    # Both read many times per computation (every min, sort and sum): set once.
-    weight: float = field(init=False, compare=False, repr=False)
-    key: tuple = field(init=False, compare=False, repr=False)
+# A report as compute_rows() takes it: Report's fields as a plain tuple, in
+# Report's order.
+#   (citation_id, source_id, source_name, origin_id, origin_name, grade,
+#    credibility, supports, retracted)
+Row = tuple
 
-    def __post_init__(self) -> None:
-        r = self.report
-        weight = LOG_LR[(r.grade, r.credibility)]
-        via_id = -1 if self.via is None else self.via.claim_id
-        object.__setattr__(self, "weight", weight)
-        object.__setattr__(
-            self,
-            "key",
-            (
-                -weight,
-                _GRADE_RANK[r.grade],
-                _CREDIBILITY_RANK[r.credibility],
-                r.source_name,
-                r.source_id,
-                r.origin_name,
-                r.origin_id,
-                via_id,
-                r.citation_id,
-                r.supports,
-                r.retracted,
-            ),
-        )
+# Per rating: its place in the order of strength (heavier first, then better
+# grade, then better credibility) and its weight in hundredths, the decimals the
+# table is written in. Summed as whole hundredths the total is exact, so it cannot
+# depend on the order of origins, and equal weights for and against cancel to
+# exactly zero; n / 100 is then the float nearest the decimal sum.
+_STRENGTH = sorted(
+    LOG_LR,
+    key=lambda rating: (
+        -LOG_LR[rating],
+        _GRADE_RANK[rating[0]],
+        _CREDIBILITY_RANK[rating[1]],
+    ),
+)
+_RATING: dict[tuple[str, int], tuple[int, int]] = {
+    rating: (order, int(Decimal(repr(LOG_LR[rating])) * 100))
+    for order, rating in enumerate(_STRENGTH)
+}
 
-    def provenance(self, *, counted: bool = True) -> str:
-        r = self.report
-        parts = []
-        if r.source_id != r.origin_id:
-            parts.append(f"part of {r.origin_name}")
-        if self.via is None:
-            if self.for_claim and counted:
-                parts.append("independent origin")
-        elif self.via.corroborates and r.supports:
-            parts.append(f"via corroborating claim #{self.via.claim_id}")
-        elif self.via.corroborates:
-            parts.append(f"denying corroborating claim #{self.via.claim_id}")
-        else:
-            parts.append(f"via contradicting claim #{self.via.claim_id}")
-        return "".join(f", {part}" for part in parts)
+# A piece of evidence is a tuple (key, row, via, for_claim, weight in hundredths);
+# via is None for the claim's own citation, else (claim_id, corroborates) of the
+# related claim that carries it. Every min and sort compares the key: strongest
+# first (weight, grade, credibility), then names and ids so that the order is total
+# and independent of the order of the inputs.
+_KEY, _ROW, _VIA, _FOR, _WEIGHT = range(5)
+# An origin is a list [strongest evidence, number of reports]: its strongest report
+# speaks for it.
 
 
-_BY_KEY = attrgetter("key")
+def _origin_key(origin: list) -> tuple:
+    return origin[0][_KEY]
 
 
-@dataclass(frozen=True)
-class _Origin:
-    """One independent origin on one side: its strongest report speaks for it."""
-
-    strongest: _Evidence
-    count: int
-
-    @property
-    def weight(self) -> float:
-        return self.strongest.weight
-
-
-def _gather(inputs: Inputs) -> list[_Evidence]:
-    evidence = [_Evidence(r, None, r.supports) for r in inputs.reports]
-    for related in inputs.related:
-        for r in related.reports:
-            if related.corroborates:
-                evidence.append(_Evidence(r, related, r.supports))
-            elif r.supports:
-                evidence.append(_Evidence(r, related, False))
-            # A denial of a contradicting claim is ignored: two claims can contradict
-            # each other and both be false ("10,000" and "12,000" against "none").
-    return evidence
-
-
-def _by_origin(evidence: list[_Evidence]) -> list[_Origin]:
-    groups: dict[int, list[_Evidence]] = {}
-    for item in evidence:
-        groups.setdefault(item.report.origin_id, []).append(item)
-    origins = [
-        _Origin(min(items, key=_BY_KEY), len(items)) for items in groups.values()
-    ]
-    return sorted(origins, key=lambda origin: origin.strongest.key)
-
-
-# The table's weights as the decimals they are written as.
-_DECIMAL_LR = {weight: Decimal(repr(weight)) for weight in LOG_LR.values()}
-
-
-def _decimal_sum(origins: list[_Origin]) -> Decimal:
-    return sum((_DECIMAL_LR[origin.weight] for origin in origins), Decimal(0))
+def _evidence_key(item: tuple) -> tuple:
+    return item[_KEY]
 
 
 def _logistic(x: float) -> float:
@@ -317,28 +265,123 @@ def _logistic(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-x))
 
 
+def row_of(report: Report) -> Row:
+    """The report as compute_rows() takes it."""
+    return (
+        report.citation_id,
+        report.source_id,
+        report.source_name,
+        report.origin_id,
+        report.origin_name,
+        report.grade,
+        report.credibility,
+        report.supports,
+        report.retracted,
+    )
+
+
 def compute(inputs: Inputs) -> Result:
     """Compute how confirmed a claim is from its citations, relations and ruling."""
-    evidence = _gather(inputs)
-    retracted = sorted(
-        (item for item in evidence if item.report.retracted), key=_BY_KEY
+    return compute_rows(
+        [row_of(r) for r in inputs.reports],
+        [
+            (
+                related.claim_id,
+                related.corroborates,
+                [row_of(r) for r in related.reports],
+            )
+            for related in inputs.related
+        ],
+        inputs.ruling,
     )
-    live = [item for item in evidence if not item.report.retracted]
-    for_origins = _by_origin([item for item in live if item.for_claim])
-    against_origins = _by_origin([item for item in live if not item.for_claim])
-    weighted_for = [origin for origin in for_origins if origin.weight > 0]
-    weighted_against = [origin for origin in against_origins if origin.weight > 0]
+
+
+def compute_rows(
+    reports: Iterable[Row],
+    related: Iterable[tuple[int, bool, Iterable[Row]]] = (),
+    ruling: str | None = None,
+) -> Result:
+    """``compute()`` for inputs given as plain tuples, without a Report per
+    citation: the claim's own reports as rows in Report's field order, each related
+    claim as (claim_id, corroborates, its rows), and the ruling. A related claim's
+    statement is no input of the computation. The rows are not checked: a grade or
+    credibility off the scale raises KeyError."""
+    if ruling is not None and ruling not in RULINGS:
+        raise ValueError(f"ruling must be one of {RULINGS} or None")
+    rating = _RATING
+    evidence = []
+    # A key: the rating's strength, the source's name and id, the origin's name and
+    # id, the claim that carries the report (-1: this one), the citation's id.
+    for row in reports:
+        order, weight = rating[row[5], row[6]]
+        key = (order, row[2], row[1], row[4], row[3], -1, row[0], row[7], row[8])
+        evidence.append((key, row, None, row[7], weight))
+    for other, corroborates, rows in related:
+        via = (other, corroborates)
+        for row in rows:
+            supports = row[7]
+            if corroborates:
+                for_claim = supports
+            elif supports:
+                for_claim = False
+            else:
+                # A denial of a contradicting claim is ignored: two claims can
+                # contradict each other and both be false ("10,000" and "12,000"
+                # against "none").
+                continue
+            order, weight = rating[row[5], row[6]]
+            key = (
+                order,
+                row[2],
+                row[1],
+                row[4],
+                row[3],
+                other,
+                row[0],
+                supports,
+                row[8],
+            )
+            evidence.append((key, row, via, for_claim, weight))
+
+    # Each side grouped by origin: an origin adds only its strongest report.
+    retracted_items = []
+    for_groups: dict[int, list] = {}
+    against_groups: dict[int, list] = {}
+    only_weak_sources = True
+    for item in evidence:
+        row = item[_ROW]
+        if row[8]:
+            retracted_items.append(item)
+            continue
+        if item[_FOR]:
+            groups = for_groups
+            if row[5] not in ("D", "E", "F"):
+                only_weak_sources = False
+        else:
+            groups = against_groups
+        group = groups.get(row[3])
+        if group is None:
+            groups[row[3]] = [item, 1]
+        else:
+            group[1] += 1
+            if item[_KEY] < group[0][_KEY]:
+                group[0] = item
+    retracted_items.sort(key=_evidence_key)
+    for_origins = sorted(for_groups.values(), key=_origin_key)
+    against_origins = sorted(against_groups.values(), key=_origin_key)
+    weighted_for = [origin for origin in for_origins if origin[0][_WEIGHT] > 0]
+    weighted_against = [o for o in against_origins if o[0][_WEIGHT] > 0]
     supporting_origins = len(weighted_for)
 
-    # Summed as the table's decimals: exact, so the total cannot depend on the order
-    # of origins, and equal weights for and against cancel to exactly zero.
-    log_odds = _decimal_sum(for_origins) - _decimal_sum(against_origins)
-    raw = _logistic(float(log_odds))
+    log_odds = sum([origin[0][_WEIGHT] for origin in for_origins]) - sum(
+        [origin[0][_WEIGHT] for origin in against_origins]
+    )  # in hundredths
+    raw = _logistic(log_odds / 100)
     capped = supporting_origins < 2 and raw > LIKELIHOOD_CAP
     likelihood = round(min(raw, LIKELIHOOD_CAP) if capped else raw, 4)
     term = likelihood_term(likelihood)
 
-    if not live:
+    if not for_groups and not against_groups:
         computed_level = UNSOURCED
     elif supporting_origins >= 2 and log_odds > 0:
         computed_level = CORROBORATED
@@ -347,20 +390,17 @@ def compute(inputs: Inputs) -> Result:
         computed_level = CONTESTED
     else:
         computed_level = SINGLE_SOURCE
-    level = inputs.ruling if inputs.ruling in RULINGS else computed_level
+    level = ruling if ruling in RULINGS else computed_level
 
-    supporting_reports = sum(origin.count for origin in for_origins)
+    supporting_reports = sum([origin[1] for origin in for_origins])
     circular = supporting_reports > len(for_origins) and supporting_origins < 2
-    strong_origins = [o for o in weighted_for if o.strongest.report.grade in ("A", "B")]
-    only_weak_sources = all(
-        item.report.grade in ("D", "E", "F") for item in live if item.for_claim
-    )
-    if len(strong_origins) >= 2 and not weighted_against and inputs.ruling == CONFIRMED:
+    strong_origins = [o for o in weighted_for if o[0][_ROW][5] in ("A", "B")]
+    if len(strong_origins) >= 2 and not weighted_against and ruling == CONFIRMED:
         confidence = HIGH
     elif (
         supporting_origins <= 1
         or only_weak_sources
-        or (weighted_against and inputs.ruling is None)
+        or (weighted_against and ruling is None)
         or circular
     ):
         confidence = LOW
@@ -377,9 +417,9 @@ def compute(inputs: Inputs) -> Result:
         explanation=_explain(
             for_origins,
             against_origins,
-            retracted,
+            retracted_items,
             capped=capped,
-            ruling=inputs.ruling,
+            ruling=ruling,
             term=term,
             computed_level=computed_level,
         ),
@@ -388,26 +428,37 @@ def compute(inputs: Inputs) -> Result:
     )
 
 
-def _summary_rating(for_origins: list[_Origin], weighted_for: list[_Origin]) -> str:
+def _summary_rating(for_origins: list[list], weighted_for: list[list]) -> str:
     # Origins without weight are no evidence; they only rate a claim nothing else
     # supports.
     rated = weighted_for or for_origins
     if not rated:
         return ""
-    reports = [origin.strongest.report for origin in rated]
-    grade = min((r.grade for r in reports), key=_GRADE_RANK.__getitem__)
+    rows = [origin[0][_ROW] for origin in rated]
+    grade = min((row[5] for row in rows), key=_GRADE_RANK.__getitem__)
     if len(weighted_for) >= 2:
         return f"{grade}1 (derived)"
-    credibility = min(
-        (r.credibility for r in reports), key=_CREDIBILITY_RANK.__getitem__
-    )
+    credibility = min((row[6] for row in rows), key=_CREDIBILITY_RANK.__getitem__)
     return f"{grade}{credibility}"
 
 
+def _provenance(item: tuple, *, counted: bool = True) -> str:
+    row = item[_ROW]
+    via = item[_VIA]
+    part_of = f", part of {row[4]}" if row[1] != row[3] else ""
+    if via is None:
+        return part_of + ", independent origin" if item[_FOR] and counted else part_of
+    if not via[1]:
+        return f"{part_of}, via contradicting claim #{via[0]}"
+    if row[7]:
+        return f"{part_of}, via corroborating claim #{via[0]}"
+    return f"{part_of}, denying corroborating claim #{via[0]}"
+
+
 def _explain(
-    for_origins: list[_Origin],
-    against_origins: list[_Origin],
-    retracted: list[_Evidence],
+    for_origins: list[list],
+    against_origins: list[list],
+    retracted: list[tuple],
     *,
     capped: bool,
     ruling: str | None,
@@ -415,40 +466,29 @@ def _explain(
     computed_level: str,
 ) -> tuple[str, ...]:
     lines = []
-    for origin in for_origins:
-        item = origin.strongest
-        r = item.report
-        if origin.weight > 0:
-            lines.append(f"+ {r.source_name} ({r.rating}){item.provenance()}")
+    for item, count in for_origins:
+        row = item[_ROW]
+        said = f"{row[2]} ({row[5]}{row[6]}){_provenance(item)}"
+        if item[_WEIGHT] > 0:
+            lines.append(f"+ {said}")
         else:
+            lines.append(f"· {said}: no evidential weight")
+        if count > 1:
             lines.append(
-                f"· {r.source_name} ({r.rating}){item.provenance()}: "
-                "no evidential weight"
+                f"· {count} reports, 1 origin ({row[4]}): possible circular reporting"
             )
-        if origin.count > 1:
-            lines.append(
-                f"· {origin.count} reports, 1 origin ({r.origin_name}): "
-                "possible circular reporting"
-            )
-    for origin in against_origins:
-        item = origin.strongest
-        r = item.report
-        if origin.weight > 0:
-            lines.append(
-                f"− contradicted by {r.source_name} ({r.rating}){item.provenance()}"
-            )
+    for item, count in against_origins:
+        row = item[_ROW]
+        said = f"contradicted by {row[2]} ({row[5]}{row[6]}){_provenance(item)}"
+        if item[_WEIGHT] > 0:
+            lines.append(f"− {said}")
         else:
-            lines.append(
-                f"· contradicted by {r.source_name} ({r.rating}){item.provenance()}: "
-                "no evidential weight"
-            )
-        if origin.count > 1:
-            lines.append(
-                f"· {origin.count} denials, 1 origin ({r.origin_name}): counted once"
-            )
+            lines.append(f"· {said}: no evidential weight")
+        if count > 1:
+            lines.append(f"· {count} denials, 1 origin ({row[4]}): counted once")
     for item in retracted:
         lines.append(
-            f"· report by {item.report.source_name}{item.provenance(counted=False)}: "
+            f"· report by {item[_ROW][2]}{_provenance(item, counted=False)}: "
             "document retracted, no weight"
         )
     if not for_origins and not against_origins and not retracted:
