@@ -1,12 +1,13 @@
 """Keeping the stored confirmation true: set-wise recomputation from the database.
 
-``recompute_claims`` works in batches of claims. Per batch it reads, in four
-queries, the relations one step out, every citation of the batch and of the
-related claims (with the citing source's current grade and origin and the
-document's retraction), the claims' stored results and rulings, and the related
-claims' statements; computes each claim with the pure engine
-(``claims.confirmation``), once for all claims whose inputs differ only in
-citation ids; and writes the claims whose result changed with one UPDATE joined
+``recompute_claims`` works in batches of claims. Per batch it reads, in three
+queries run as raw SQL (the ORM compiles them; its per-row work is skipped), the
+relations one step out, every citation of the batch and of the related claims
+(with the citing source's current grade and origin and the document's
+retraction), and the claims' stored results and rulings; computes each claim
+with the pure engine from those rows as they are (``claims.confirmation.
+compute_rows``), once for all claims whose inputs differ only in citation ids;
+and writes the claims whose result changed with one UPDATE joined
 to the new values. Ids and values travel as one parameter per
 column (PostgreSQL arrays, SQLite JSON), never one per claim, so a grade change
 that reaches 100,000 claims costs a few dozen queries. On PostgreSQL those
@@ -35,7 +36,7 @@ from typing import NamedTuple
 from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import TextField
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import Cast
+from django.db.models.functions import Cast, Coalesce
 
 from claims import confirmation
 from claims.models import Citation, Claim, Level, Relation
@@ -131,57 +132,77 @@ class Stored(NamedTuple):
     pk: int
     status: str
     needs_rereview: bool
-    values: tuple  # in STORED_FIELDS order, the explanation decoded to a list
+    values: tuple  # in STORED_FIELDS order, the explanation as its JSON text
     counts: tuple  # in COUNT_FIELDS order
 
 
-# A citation as the engine's Report takes it, in the Report's field order:
-# (citation_id, source_id, source_name, origin_id, origin_name, grade,
+# A citation as the engine takes it (confirmation.compute_rows), in the Report's
+# field order: (citation_id, source_id, source_name, origin_id, origin_name, grade,
 # credibility, supports, retracted).
-Row = tuple
+Row = confirmation.Row
+
+
+def _fetch(queryset) -> list[tuple]:
+    """The queryset's rows as the database driver gives them: its SQL, compiled by
+    the ORM, run with one execute and one fetchall, without the ORM's per-row
+    work (per-row conversion, on PostgreSQL none for the columns read here). The
+    driver's values equal the ORM's for these columns: Django's SQLite backend
+    has the sqlite3 module turn a "bool" column into a bool itself."""
+    sql, params = queryset.query.get_compiler(using=queryset.db).as_sql()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _shape(rows: Iterable[Row]) -> tuple:
+    """The rows in the order of their citation ids, without the ids: the memo's
+    key for one claim's citations (_Memo)."""
+    return tuple([row[1:] for row in sorted(rows)])
 
 
 class _Batch:
-    """What one batch of claims needs from the database, read in four queries."""
+    """What one batch of claims needs from the database, read in three queries
+    (and the related claims' statements in a fourth, for ``inputs()`` only: the
+    engine does not read them)."""
 
     def __init__(self, ids: Sequence[int], decoded: dict[str, list]) -> None:
         wanted = set(ids)
         pairs: dict[int, set[tuple[int, bool]]] = defaultdict(set)
-        for a, b, kind in _relations_touching(ids):
+        for a, b, kind in _fetch(_relations_touching(ids)):
             corroborates = kind == Relation.Kind.CORROBORATES
             if a in wanted:
                 pairs[a].add((b, corroborates))
             if b in wanted:
                 pairs[b].add((a, corroborates))
         self.related_of = {pk: sorted(others) for pk, others in pairs.items()}
-        related_ids = {other for others in pairs.values() for other, _ in others}
+        self.related_ids = {other for others in pairs.values() for other, _ in others}
 
-        # The batch's citations and those of every claim one relation away.
-        self.rows: dict[int, list[Row]] = defaultdict(list)
-        for claim_id, *row in (
-            Citation.objects.filter(claim_id__in=id_list(wanted | related_ids))
+        # The batch's citations and those of every claim one relation away, each
+        # row the claim's id and then a Row. A source with no origin stored yet is
+        # its own origin.
+        citations = _fetch(
+            Citation.objects.filter(claim_id__in=id_list(wanted | self.related_ids))
             .order_by()
             .values_list(
                 "claim_id",
                 "id",
                 "source_id",
                 "source__name",
-                "source__origin_id",
-                "source__origin__name",
+                Coalesce("source__origin_id", "source_id"),
+                Coalesce("source__origin__name", "source__name"),
                 "source__grade",
                 "credibility",
                 "supports",
                 "document__retracted",
             )
-        ):
-            if row[3] is None:  # no origin stored yet: the source is its own
-                row[3], row[4] = row[1], row[2]
-            self.rows[claim_id].append(tuple(row))
+        )
+        self.rows: dict[int, list[Row]] = defaultdict(list)
+        for row in citations:
+            self.rows[row[0]].append(row[1:])
 
-        # The explanation read as text and decoded once per distinct text: after
-        # a grade change most claims share a handful of explanations.
+        # The explanation read as text, decoded only when compared (unchanged()).
         self.stored = []
-        for pk, status, needs_rereview, *counts_and_values in (
+        for pk, status, needs_rereview, *counts_and_values in _fetch(
             Claim.objects.filter(pk__in=id_list(ids))
             .order_by("pk")
             .annotate(explanation_text=Cast("explanation", TextField()))
@@ -197,25 +218,54 @@ class _Batch:
             )
         ):
             counts = tuple(counts_and_values[: len(COUNT_FIELDS)])
-            values = counts_and_values[len(COUNT_FIELDS) :]
-            text = values[EXPLANATION]
-            if text not in decoded:
-                if len(decoded) >= CACHE_LIMIT:
-                    decoded.clear()
-                decoded[text] = json.loads(text)
-            values[EXPLANATION] = decoded[text]
-            self.stored.append(
-                Stored(pk, status, needs_rereview, tuple(values), counts)
-            )
+            values = tuple(counts_and_values[len(COUNT_FIELDS) :])
+            self.stored.append(Stored(pk, status, needs_rereview, values, counts))
+        self._decoded = decoded
+        self._statements: dict[int, str] | None = None
+        self._shapes: dict[int, tuple] = {}
 
-        self.statements: dict[int, str] = {}
-        if related_ids:
-            self.statements = dict(
-                Claim.objects.filter(pk__in=id_list(related_ids))
-                .order_by()
-                .values_list("pk", "statement")
-            )
-        self._reports: dict[int, tuple[confirmation.Report, ...]] = {}
+    @property
+    def statements(self) -> dict[int, str]:
+        """The related claims' statements, read on first use."""
+        if self._statements is None:
+            self._statements = {}
+            if self.related_ids:
+                self._statements = dict(
+                    _fetch(
+                        Claim.objects.filter(pk__in=id_list(self.related_ids))
+                        .order_by()
+                        .values_list("pk", "statement")
+                    )
+                )
+        return self._statements
+
+    def explanation(self, claim: Stored) -> list:
+        """The claim's stored explanation, decoded once per distinct text."""
+        text = claim.values[EXPLANATION]
+        decoded = self._decoded.get(text)
+        if decoded is None:
+            if len(self._decoded) >= CACHE_LIMIT:
+                self._decoded.clear()
+            decoded = self._decoded[text] = json.loads(text)
+        return decoded
+
+    def stored_values(self, claim: Stored) -> tuple:
+        """The stored values (STORED_FIELDS), the explanation decoded."""
+        values = list(claim.values)
+        values[EXPLANATION] = self.explanation(claim)
+        return tuple(values)
+
+    def unchanged(self, claim: Stored, fresh: tuple, counts: tuple) -> bool:
+        """Whether the claim stores these fresh values and counts. The explanation
+        is decoded last, only for a claim whose other values are all equal: after
+        a grade change most differ in their likelihood already."""
+        values = claim.values
+        return (
+            claim.counts == counts
+            and values[:EXPLANATION] == fresh[:EXPLANATION]
+            and values[EXPLANATION + 1 :] == fresh[EXPLANATION + 1 :]
+            and self.explanation(claim) == fresh[EXPLANATION]
+        )
 
     @staticmethod
     def ruling(claim: Stored) -> str | None:
@@ -232,26 +282,53 @@ class _Batch:
         rows = self.rows[claim.pk]
         return (len(rows), len({row[3] for row in rows}))
 
-    def reports(self, claim_id: int) -> tuple[confirmation.Report, ...]:
-        if claim_id not in self._reports:
-            self._reports[claim_id] = tuple(
-                confirmation.Report(*row) for row in self.rows[claim_id]
-            )
-        return self._reports[claim_id]
-
     def inputs(self, claim: Stored) -> confirmation.Inputs:
+        def reports(claim_id: int) -> tuple[confirmation.Report, ...]:
+            return tuple(confirmation.Report(*row) for row in self.rows[claim_id])
+
         return confirmation.Inputs(
-            reports=self.reports(claim.pk),
+            reports=reports(claim.pk),
             related=tuple(
                 confirmation.RelatedClaim(
                     claim_id=other,
                     statement=statement,
                     corroborates=corroborates,
-                    reports=self.reports(other),
+                    reports=reports(other),
                 )
                 for other, statement, corroborates, _rows in self.related(claim)
             ),
             ruling=self.ruling(claim),
+        )
+
+    def shape(self, claim_id: int) -> tuple:
+        """_shape() of the claim's citations, once per claim and batch."""
+        shape = self._shapes.get(claim_id)
+        if shape is None:
+            shape = self._shapes[claim_id] = _shape(self.rows[claim_id])
+        return shape
+
+    def key(self, claim: Stored) -> tuple:
+        """The claim's key in the memo (_Memo.key)."""
+        return (
+            self.ruling(claim),
+            self.shape(claim.pk),
+            tuple(
+                [
+                    (other, corroborates, self.shape(other))
+                    for other, corroborates in self.related_of.get(claim.pk, ())
+                ]
+            ),
+        )
+
+    def compute(self, claim: Stored) -> confirmation.Result:
+        """The engine's result for the claim, from the rows as read."""
+        return confirmation.compute_rows(
+            self.rows[claim.pk],
+            [
+                (other, corroborates, self.rows[other])
+                for other, corroborates in self.related_of.get(claim.pk, ())
+            ],
+            self.ruling(claim),
         )
 
 
@@ -291,12 +368,16 @@ class _Memo:
     """compute() shared by claims whose inputs differ only in citation ids.
 
     The engine reads a citation id only to break ties between otherwise equal
-    reports (``_Evidence.key``), and it is order-free (rule 3). So inputs
-    that agree once every citation id is replaced by its rank among the claim's
-    citation ids have the same result: after a grade change, the thousands of
-    claims that cite only the downgraded source at one credibility are computed
-    once. ``drift()`` never uses the memo, so a memo that ever gave a result the
-    engine would not shows up as drift (tests/test_confirmation_store.py).
+    reports of one claim (``confirmation``: the evidence's key), and it is
+    order-free (rule 3). So inputs that agree once each claim's citations are put
+    in the order of their ids and the ids dropped (``_shape``) have the same
+    result: after a grade change, the thousands of claims that cite only the
+    downgraded source at one credibility are computed once. (Citation ids are
+    primary keys: a claim's are distinct, and two claims' lists never tie on
+    anything but a citation id, since the evidence's key names the claim that
+    carries it.) ``drift()`` never uses the memo, so a memo that ever gave a
+    result the engine would not shows up as drift
+    (tests/test_confirmation_store.py).
     """
 
     def __init__(self) -> None:
@@ -305,64 +386,46 @@ class _Memo:
     @staticmethod
     def key(
         ruling: str | None,
-        own: list[Row],
-        related: list[tuple[int, str, bool, list[Row]]],
+        own: Iterable[Row],
+        related: Iterable[tuple[int, bool, Iterable[Row]]],
     ) -> tuple:
-        ids = [row[0] for row in own]
-        for *_, rows in related:
-            ids.extend(row[0] for row in rows)
-        rank = {citation_id: i for i, citation_id in enumerate(sorted(ids))}
-
-        def ranked(rows: list[Row]) -> tuple:
-            return tuple(sorted((rank[row[0]], *row[1:]) for row in rows))
-
+        """The key of these inputs, in compute_rows()'s form; ``_Batch.key``
+        builds the same from shapes kept per claim."""
         return (
             ruling,
-            ranked(own),
+            _shape(own),
             tuple(
                 sorted(
-                    (other, statement, corroborates, ranked(rows))
-                    for other, statement, corroborates, rows in related
+                    (other, corroborates, _shape(rows))
+                    for other, corroborates, rows in related
                 )
             ),
         )
 
-    def compute(self, key: tuple, inputs) -> confirmation.Result:
-        """The result for these inputs; ``inputs`` is called only on a miss."""
+    def compute(self, key: tuple, compute) -> confirmation.Result:
+        """The result for this key; ``compute`` is called only on a miss."""
         result = self.results.get(key)
         if result is None:
-            result = confirmation.compute(inputs())
+            result = compute()
             if len(self.results) >= CACHE_LIMIT:
                 self.results.clear()
             self.results[key] = result
         return result
 
     def compute_inputs(self, inputs: confirmation.Inputs) -> confirmation.Result:
-        def rows(reports) -> list[Row]:
-            return [
-                (
-                    r.citation_id,
-                    r.source_id,
-                    r.source_name,
-                    r.origin_id,
-                    r.origin_name,
-                    r.grade,
-                    r.credibility,
-                    r.supports,
-                    r.retracted,
-                )
-                for r in reports
-            ]
-
-        key = self.key(
-            inputs.ruling,
-            rows(inputs.reports),
-            [
-                (rel.claim_id, rel.statement, rel.corroborates, rows(rel.reports))
-                for rel in inputs.related
-            ],
+        own = [confirmation.row_of(r) for r in inputs.reports]
+        related = [
+            (
+                rel.claim_id,
+                rel.corroborates,
+                [confirmation.row_of(r) for r in rel.reports],
+            )
+            for rel in inputs.related
+        ]
+        return self.compute(
+            self.key(inputs.ruling, own, related),
+            lambda: confirmation.compute_rows(own, related, inputs.ruling),
         )
-        return self.compute(key, lambda: inputs)
 
 
 # Comparing and writing ----------------------------------------------------------------
@@ -599,14 +662,13 @@ def recompute_claims(claim_ids: Iterable[int], flag_rereview: bool = True) -> in
                 reading = database.submit(_Batch, chunks[index + 1], decoded)
             dirty = []
             for claim in batch.stored:
-                related = batch.related(claim)
                 result = memo.compute(
-                    memo.key(batch.ruling(claim), batch.rows[claim.pk], related),
-                    lambda batch=batch, claim=claim: batch.inputs(claim),
+                    batch.key(claim),
+                    lambda batch=batch, claim=claim: batch.compute(claim),
                 )
                 fresh = fresh_values(result)
                 counts = batch.counts(claim)
-                if claim.values == fresh and claim.counts == counts:
+                if batch.unchanged(claim, fresh, counts):
                     continue
                 flag = claim.needs_rereview or (
                     flag_rereview
@@ -712,7 +774,7 @@ def drift(claim_ids: Iterable[int] | None = None) -> list[tuple[int, str]]:
                 *fresh_values(confirmation.compute(batch.inputs(claim))),
                 *batch.counts(claim),
             )
-            stored = (*claim.values, *claim.counts)
+            stored = (*batch.stored_values(claim), *claim.counts)
             if stored != fresh:
                 drifting.append((claim.pk, _differences(stored, fresh)))
     return drifting

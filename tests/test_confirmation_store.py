@@ -9,20 +9,32 @@ Runs on SQLite and PostgreSQL; the concurrency tests need PostgreSQL.
 from __future__ import annotations
 
 import itertools
+import json
 import random
 import threading
+from collections import defaultdict
 from dataclasses import replace
 from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import OperationalError, connection, connections, transaction
+from django.db.models import TextField
+from django.db.models.functions import Cast
 from django.test.utils import CaptureQueriesContext
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from claims import actions, confirmation, confirmation_store
-from claims.confirmation_store import drift, recompute_claims
+from claims.confirmation_store import (
+    COUNT_FIELDS,
+    EXPLANATION,
+    STORED_FIELDS,
+    Stored,
+    drift,
+    id_list,
+    recompute_claims,
+)
 from claims.models import Citation, Claim, Relation, excerpt_digest
 from sources.models import Document, Source
 from tests.factories import AnalystFactory
@@ -624,6 +636,148 @@ def test_the_shared_computation_gives_the_engine_s_own_result(
     memo = confirmation_store._Memo()
     for variant in (inputs, relabel(inputs, kept_order), relabel(inputs, shuffled)):
         assert memo.compute_inputs(variant) == confirmation.compute(variant)
+
+
+class _OrmBatch:
+    """The reads of a batch as the ORM's values_list made them before they became
+    raw SQL (session 4): the reference ``_Batch`` must equal, value and type."""
+
+    def __init__(self, ids, decoded):
+        wanted = set(ids)
+        pairs = defaultdict(set)
+        for a, b, kind in confirmation_store._relations_touching(ids):
+            corroborates = kind == Relation.Kind.CORROBORATES
+            if a in wanted:
+                pairs[a].add((b, corroborates))
+            if b in wanted:
+                pairs[b].add((a, corroborates))
+        self.related_of = {pk: sorted(others) for pk, others in pairs.items()}
+        related_ids = {other for others in pairs.values() for other, _ in others}
+        self.rows = defaultdict(list)
+        for claim_id, *row in (
+            Citation.objects.filter(claim_id__in=id_list(wanted | related_ids))
+            .order_by()
+            .values_list(
+                "claim_id",
+                "id",
+                "source_id",
+                "source__name",
+                "source__origin_id",
+                "source__origin__name",
+                "source__grade",
+                "credibility",
+                "supports",
+                "document__retracted",
+            )
+        ):
+            if row[3] is None:
+                row[3], row[4] = row[1], row[2]
+            self.rows[claim_id].append(tuple(row))
+        self.stored = []
+        for pk, status, needs_rereview, *counts_and_values in (
+            Claim.objects.filter(pk__in=id_list(ids))
+            .order_by("pk")
+            .annotate(explanation_text=Cast("explanation", TextField()))
+            .values_list(
+                "pk",
+                "status",
+                "needs_rereview",
+                *COUNT_FIELDS,
+                *(
+                    "explanation_text" if name == "explanation" else name
+                    for name in STORED_FIELDS
+                ),
+            )
+        ):
+            counts = tuple(counts_and_values[: len(COUNT_FIELDS)])
+            values = counts_and_values[len(COUNT_FIELDS) :]
+            values[EXPLANATION] = decoded.setdefault(
+                values[EXPLANATION], json.loads(values[EXPLANATION])
+            )
+            self.stored.append(
+                Stored(pk, status, needs_rereview, tuple(values), counts)
+            )
+        self.statements = dict(
+            Claim.objects.filter(pk__in=id_list(related_ids))
+            .order_by()
+            .values_list("pk", "statement")
+        )
+
+
+def test_the_raw_reads_give_what_the_orm_reads_gave(world):
+    """_Batch reads its rows with raw SQL: the same values, of the same types
+    (SQLite's booleans too), as values_list gave, for sources with and without a
+    stored origin, a retracted document, denials, rulings, flags and relations
+    of both kinds reaching claims outside the batch."""
+    government = world.source("Government of Elbonia", grade="A")
+    ministry = world.source("Elbonian ministry", grade="C", parent=government)
+    agency = world.source("Agency without an origin yet", grade="F")
+    Source.objects.filter(pk=agency.pk).update(origin=None)
+    retracted = world.document(publisher=ministry)
+    world.retract(retracted)
+    first, second, third, outside, bare = (world.claim() for _ in range(5))
+    world.cite(first, ministry, credibility=3)
+    world.cite(first, government, supports=False, credibility=6)
+    world.cite(first, agency, document=retracted)
+    world.cite(second, agency, credibility=4)
+    world.cite(outside, government)
+    world.cite(outside, agency, supports=False)
+    world.relate(first, second, "corroborates")
+    world.relate(third, outside, "contradicts")
+    world.relate(outside, second, "corroborates")
+    rule(second, "confirmed")
+    Claim.objects.filter(pk=third.pk).update(needs_rereview=True)
+    ids = [first.pk, second.pk, third.pk, bare.pk, 999_999]
+
+    raw = confirmation_store._Batch(ids, {})
+    orm = _OrmBatch(ids, {})
+
+    assert raw.related_of == orm.related_of
+    assert {pk: sorted(rows) for pk, rows in raw.rows.items() if rows} == {
+        pk: sorted(rows) for pk, rows in orm.rows.items()
+    }
+    # repr tells True from 1 and a float from an int, which == does not.
+    assert repr(sorted(raw.rows.items())) == repr(sorted(orm.rows.items()))
+    assert repr(
+        [
+            (c.pk, c.status, c.needs_rereview, raw.stored_values(c), c.counts)
+            for c in raw.stored
+        ]
+    ) == repr([tuple(claim) for claim in orm.stored])
+    assert raw.statements == orm.statements
+    assert any(row[3] != row[1] for rows in raw.rows.values() for row in rows)
+    assert agency.pk in {row[3] for rows in raw.rows.values() for row in rows}
+    assert [claim.pk for claim in raw.stored] == sorted(ids[:4])
+    for claim in raw.stored:
+        assert raw.compute(claim) == confirmation.compute(raw.inputs(claim))
+        assert raw.key(claim) == confirmation_store._Memo.key(
+            raw.ruling(claim),
+            raw.rows[claim.pk],
+            [(o, c, raw.rows[o]) for o, c in raw.related_of.get(claim.pk, ())],
+        )
+
+
+def test_the_shared_computation_keeps_the_order_of_tied_reports():
+    """Two retracted reports of one source and rating, carried by a corroborating
+    claim, one supporting and one denying: the explanation lists them in the order
+    of their citation ids, so swapping the ids is another result, never a hit."""
+
+    def inputs(first_supports: bool) -> confirmation.Inputs:
+        reports = tuple(
+            confirmation.Report(
+                citation_id, 5, "Wire", 5, "Wire", "B", 2, supports, retracted=True
+            )
+            for citation_id, supports in ((1, first_supports), (2, not first_supports))
+        )
+        return confirmation.Inputs(
+            reports=(), related=(confirmation.RelatedClaim(7, "", True, reports),)
+        )
+
+    one, other = inputs(True), inputs(False)
+    assert confirmation.compute(one) != confirmation.compute(other)
+    memo = confirmation_store._Memo()
+    assert memo.compute_inputs(one) == confirmation.compute(one)
+    assert memo.compute_inputs(other) == confirmation.compute(other)
 
 
 # Stored = fresh, whatever happens -----------------------------------------------------
