@@ -94,6 +94,12 @@ class ClaimQuerySet(models.QuerySet):
             return self
         return self.none()
 
+    def is_every_claim(self) -> bool:
+        """Whether this queryset (a reader's visible_to()) holds every claim,
+        unfiltered: what lets a reader skip per-claim visibility checks and
+        read the archive-wide stored aggregates."""
+        return not self.query.is_empty() and not self.query.where
+
     def editable_by(self, user) -> "ClaimQuerySet":
         """Claims whose statement and facets the user may change: analysts their
         own unruled claims; administrators any unruled claim."""
