@@ -1259,11 +1259,11 @@ def _sums_key(selection: Selection) -> tuple:
     )
 
 
-def selected_sums(selection: Selection) -> list[tuple]:
+def selected_sums(selection: Selection, key: tuple | None = None) -> list[tuple]:
     """The stored pairs' sums per subject for the topic and period filters
     (kind and country apply to the subjects afterwards), remembered per
-    version of the pairs."""
-    key = _sums_key(selection)
+    version of the pairs; ``key``: _sums_key(selection), when read already."""
+    key = key or _sums_key(selection)
     version = key[0]
     rows = SUMS_MEMORY.get(key) if version else None
     if rows is None:
@@ -1510,10 +1510,11 @@ def remembered_records(user, selection: Selection, ordering: str) -> SharedRecor
     selection that a reader of the stored rows asks for, built and sorted once
     per version of the pairs and of the subjects."""
     subjects = _subject_rows(user, selection)
-    key = (*_sums_key(selection), hash(subjects))
+    sums_key = _sums_key(selection)
+    key = (*sums_key, hash(subjects))
     built = RECORDS_MEMORY.get(key) if key[0] else None
     if built is None or built.subjects != subjects:
-        rows = selected_sums(selection)
+        rows = selected_sums(selection, sums_key)
         subject_of = {row[0]: row for row in subjects}
         built = _Built(subjects, _records_from_sums(rows, subject_of), {})
         if key[0]:
