@@ -1,23 +1,29 @@
 """The reliability report's rows and chart marks from Python equal the template
-markup they replaced (tests/reference/report_*.html)."""
+markup they replaced (tests/reference/report_*.html): rows, chart, column
+heads and filter fields."""
 
 import datetime as dt
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
 import pytest
-from django.template import Context, Engine
+from django.template import Context, Engine, RequestContext
+from django.test import RequestFactory
 from django.test.html import parse_html
 from django.urls import reverse
 
 from sources import reliability
+from sources.forms import ReliabilityFilterForm
 from sources.reliability import Record, Selection
 from sources.templatetags.report_rows import (
+    chart_axes,
     chart_description,
     chart_points,
+    report_field,
+    report_header,
     report_rows,
 )
-from sources.views import DrillDown
+from sources.views import DrillDown, report_columns
 from tests.factories import TopicFactory
 from tests.hostile import HOSTILE
 
@@ -175,3 +181,71 @@ def test_the_links_equal_their_query_encoded_whole(db):
         for record in shapes():
             ours = DrillDown(selection, back).links(record)
             assert ours == reference_links(record, selection, back)
+
+
+def test_the_chart_axes_are_the_reference_markup(db):
+    for records in (shapes(), shapes()[:2], []):
+        chart = reliability.accuracy_chart(records)
+        assert_same_html(
+            f"<svg>{chart_axes(chart)}</svg>",
+            f"<svg>{reference('report_chart_axes.html', chart=chart)}</svg>",
+        )
+
+
+QUERIES = [
+    {},
+    {"ordering": "-accuracy", "page": "3"},
+    {"by": "origin", "topic": "7", "period_from": "2024-01-01"},
+    {"q": HOSTILE[1], "ordering": HOSTILE[0], "page": "2", "kind": "a&b=c"},
+    {"country": HOSTILE[2], "by": "origin"},
+]
+
+
+@pytest.mark.parametrize("query", QUERIES)
+@pytest.mark.parametrize("subject", ["source", "origin"])
+@pytest.mark.parametrize("links", [True, False])
+def test_the_column_heads_are_the_reference_markup(query, subject, links):
+    request = RequestFactory().get("/sources/reliability/", query)
+    for ordering in ("", "rulings", "-accuracy", "name", "-latest", HOSTILE[0]):
+        columns = report_columns(ordering or reliability.DEFAULT_ORDERING)
+        context = {"columns": columns, "subject": subject, "links": links}
+        template = Engine.get_default().from_string(
+            (REFERENCES / "report_header.html").read_text()
+        )
+        theirs = template.render(RequestContext(request, context))
+        ours = report_header(RequestContext(request), columns, subject, links)
+        assert_same_html(f"<tr>{ours}</tr>", f"<tr>{theirs}</tr>")
+    assert ("<a href" in ours) is links
+
+
+FORM_DATA = [
+    {},
+    {"topic": "", "kind": "media", "country": "Ruritania", "ordering": "-rulings"},
+    {"topic": "999999", "kind": "nonsense", "country": HOSTILE[0]},
+    {"ordering": HOSTILE[1], "period_from": "2024-02-01", "period_to": "2024-01-01"},
+]
+
+
+@pytest.mark.parametrize("data", FORM_DATA)
+def test_the_report_filters_are_the_reference_markup(db, data):
+    topics = [TopicFactory(name=name) for name in ["Troops", *HOSTILE[:3]]]
+    data = {**data, "topic": data.get("topic", str(topics[1].pk))}
+    form = ReliabilityFilterForm(
+        data,
+        countries=["Ruritania", HOSTILE[2]],
+        orderings=reliability.ORDERING_CHOICES,
+    )
+    # Help text and errors of every kind, hostile ones included.
+    form.fields["kind"].help_text = HOSTILE[0]
+    form.valid_data()
+    form.add_error("country", HOSTILE[4])
+    template = Engine.get_default().from_string(
+        (REFERENCES / "report_field.html").read_text()
+    )
+    for name in ("topic", "kind", "country", "ordering", "period_from"):
+        field = form[name]
+        ours = report_field(field)
+        theirs = template.render(Context({"field": field}))
+        assert_same_html(ours, theirs)
+        assert "<script>" not in ours
+    assert "&lt;script&gt;alert(1)" in report_field(form["kind"])
