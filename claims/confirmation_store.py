@@ -350,17 +350,6 @@ def _relations_touching(ids: Iterable[int]):
     return ending("claim_a_id").union(ending("claim_b_id"), all=True)
 
 
-def inputs_for(claim_ids: Iterable[int]) -> dict[int, confirmation.Inputs]:
-    """The engine's inputs for each existing claim, read set-wise."""
-    ids = sorted(set(claim_ids))
-    result: dict[int, confirmation.Inputs] = {}
-    decoded: dict[str, list] = {}
-    for chunk in _chunks(ids, BATCH):
-        batch = _Batch(chunk, decoded)
-        result.update({claim.pk: batch.inputs(claim) for claim in batch.stored})
-    return result
-
-
 # Sharing one computation between claims with the same inputs --------------------------
 
 
