@@ -279,7 +279,16 @@ class Document(models.Model):
 
     class Meta:
         ordering = ["-published_on", "title", "id"]
-        indexes = [models.Index(fields=["url"])]
+        indexes = [
+            models.Index(fields=["url"]),
+            # The few retracted documents: the recomputation asks of each
+            # citation whether its document is among them (confirmation_store).
+            models.Index(
+                fields=["id"],
+                condition=Q(retracted=True),
+                name="document_retracted_idx",
+            ),
+        ]
 
     def __str__(self) -> str:
         when = f" ({self.published_on:%Y-%m-%d})" if self.published_on else ""

@@ -757,6 +757,38 @@ def test_the_raw_reads_give_what_the_orm_reads_gave(world):
         )
 
 
+@pytest.mark.postgres_only
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="reads PostgreSQL's query plan"
+)
+def test_a_batch_asks_the_few_retracted_documents_not_every_document(world):
+    """The batch's citations read whether their document is retracted from the
+    retracted documents' partial index: no plan step reads the documents table
+    itself, which is what the join to every citation's document did."""
+    source = world.source("Wire", grade="B")
+    claims = [world.claim() for _ in range(3)]
+    for claim in claims:
+        world.cite(claim, source)
+    world.retract(world.document(publisher=source))
+    seen = []
+
+    def explain(execute, sql, params, many, context):
+        if "claims_citation" in sql and sql.lstrip().startswith("SELECT"):
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL enable_seqscan = off")
+                cursor.execute(f"EXPLAIN {sql}", params)
+                seen.append("\n".join(row[0] for row in cursor.fetchall()))
+                cursor.execute("SET LOCAL enable_seqscan = on")
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(explain):
+        confirmation_store._Batch([claim.pk for claim in claims], {})
+    (plan,) = seen
+    assert "document_retracted_idx" in plan
+    assert "Seq Scan on sources_document" not in plan, plan
+    assert "sources_document_pkey" not in plan, plan
+
+
 def test_the_shared_computation_keeps_the_order_of_tied_reports():
     """Two retracted reports of one source and rating, carried by a corroborating
     claim, one supporting and one denying: the explanation lists them in the order
