@@ -8,7 +8,7 @@ the fixed words are written as they are. tests/test_report_rows.py checks the
 HTML equals the template markup this replaced (kept in tests/reference/), with
 hostile names. The heads, filter fields and chart axes followed (about 1 ms of
 the unfiltered report's 12): every template node costs microseconds, and the
-report misses its 100 ms budget by that much.
+report missed its 100 ms budget by about that much.
 """
 
 from django import template
