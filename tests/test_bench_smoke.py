@@ -7,6 +7,7 @@ connection to the server: the benchmark commits, copies and restarts the app,
 none of which a test transaction could hold.
 """
 
+import json
 import os
 import re
 import subprocess
@@ -123,3 +124,14 @@ def test_the_benchmark_generates_and_runs_every_scenario_without_errors(
         assert re.search(r"[\d,.]+ req/s", line), line
     assert any(x.startswith("import ") for x in lines), ran.stdout
     assert list(tmp_path.glob("*.json")) and list(tmp_path.glob("*.md"))
+    # The grade change says how much WAL it wrote and whether a checkpoint
+    # started meanwhile: what its time moves with from run to run.
+    grade = next(x for x in lines if x.startswith("grade_change "))
+    assert re.search(r"[\d.]+ GiB of WAL, \d+ checkpoints started", grade), grade
+    (report,) = tmp_path.glob("*.json")
+    (change,) = [
+        r for r in json.loads(report.read_text())["results"]
+        if r["name"] == "grade_change"
+    ]  # fmt: skip
+    assert change["extra"]["wal_bytes"] > 0
+    assert change["extra"]["checkpoints"] >= 0
