@@ -16,15 +16,17 @@ from claims.markup import esc
 register = template.Library()
 
 
-def _errors(field, prefix: str = "") -> str:
+def _errors(field, prefix: str = "", alert: bool = False) -> str:
+    role = ' role="alert"' if alert else ""
     return "".join(
-        f'<p class="error">{prefix}{esc(error)}</p>' for error in field.errors
+        f'<p class="error"{role}>{prefix}{esc(error)}</p>' for error in field.errors
     )
 
 
 @register.simple_tag
-def filter_field(field) -> SafeString:
-    """templates/claims/_field.html for one bound field."""
+def filter_field(field, alert: bool = False) -> SafeString:
+    """templates/claims/_field.html for one bound field; with ``alert``, each
+    error announced as it appears (the reliability report's filters)."""
     help_text = ""
     if field.help_text:
         help_text = (
@@ -34,7 +36,7 @@ def filter_field(field) -> SafeString:
     return mark_safe(  # noqa: S308 - every part escaped (the field renders itself)
         f'<div class="field{" has-error" if field.errors else ""}">\n'
         f'  <label for="{esc(field.id_for_label)}">{esc(field.label)}</label>\n'
-        f"  {esc(field)}\n  {help_text}\n  {_errors(field)}\n</div>"
+        f"  {esc(field)}\n  {help_text}\n  {_errors(field, alert=alert)}\n</div>"
     )
 
 

@@ -1,12 +1,12 @@
-"""The reliability report's table rows, column heads, filter fields and chart
-marks, written in Python.
+"""The reliability report's table rows, column heads and chart marks, written
+in Python (its filter fields are claims.templatetags.filter_fields').
 
 Fifty rows and fifty chart marks through the template language cost the report
 about 60 ms of its 70 at a million claims (docs/performance.md); the same markup
 written here costs a few. Every text and URL goes through esc(); numbers and
 the fixed words are written as they are. tests/test_report_rows.py checks the
 HTML equals the template markup this replaced (kept in tests/reference/), with
-hostile names. The heads, filter fields and chart axes followed (about 1 ms of
+hostile names. The heads and chart axes followed (about 1 ms of
 the unfiltered report's 12): every template node costs microseconds, and the
 report missed its 100 ms budget by about that much.
 """
@@ -207,23 +207,3 @@ def chart_axes(chart) -> SafeString:
         for x, grade in chart.thresholds
     )
     return mark_safe(f"{ticks}{thresholds}")  # noqa: S308 - every part escaped
-
-
-@register.simple_tag
-def report_field(field) -> SafeString:
-    """One report filter (its label, select, help and errors), as the include
-    it replaced wrote it (tests/reference/report_field.html)."""
-    help_text = ""
-    if field.help_text:
-        help_text = (
-            f'<p class="help" id="{esc(field.auto_id)}_helptext">'
-            f"{esc(field.help_text)}</p>"
-        )
-    errors = "".join(
-        f'<p class="error" role="alert">{esc(error)}</p>' for error in field.errors
-    )
-    return mark_safe(  # noqa: S308 - every part escaped (the field renders itself)
-        f'<div class="field{" has-error" if field.errors else ""}">\n'
-        f'  <label for="{esc(field.id_for_label)}">{esc(field.label)}</label>\n'
-        f"  {esc(field)}\n  {help_text}\n  {errors}\n</div>"
-    )
