@@ -3,7 +3,7 @@ from django.utils.html import format_html, format_html_join
 
 from analysts.admin import AuditedAdmin
 from claims import actions
-from claims.confirmation_store import recompute_claims, with_related
+from claims.confirmation_store import explanations, recompute_claims, with_related
 from claims.models import Citation, Claim, Place, Relation, Review, Topic
 
 CONFIRMATION_FIELDS = (
@@ -168,11 +168,12 @@ class ClaimAdmin(AuditedAdmin):
 
     @admin.display(description="explanation")
     def explanation_lines(self, obj: Claim) -> str:
-        if not obj.explanation:
+        lines = explanations([obj.pk]).get(obj.pk) if obj.pk else None
+        if not lines:
             return "—"
         return format_html(
             '<ul class="explanation">{}</ul>',
-            format_html_join("", "<li>{}</li>", ((line,) for line in obj.explanation)),
+            format_html_join("", "<li>{}</li>", ((line,) for line in lines)),
         )
 
     def has_change_permission(self, request, obj=None) -> bool:

@@ -34,9 +34,9 @@ from contextlib import contextmanager
 from typing import NamedTuple
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections
-from django.db.models import BooleanField, ExpressionWrapper, Q, TextField
+from django.db.models import BooleanField, ExpressionWrapper, Q
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import Cast, Coalesce
+from django.db.models.functions import Coalesce
 
 from claims import confirmation
 from claims.models import Citation, Claim, Level, Relation
@@ -52,16 +52,14 @@ STORED_FIELDS = (
     "likelihood_term",
     "confidence",
     "summary_rating",
-    "explanation",
     "confirmation_version",
 )
 # Stored in the same pass for the lists: the claim's citations and their
 # distinct origins (supporting or denying, retracted or not).
 COUNT_FIELDS = ("report_count", "origin_count")
-EXPLANATION = STORED_FIELDS.index("explanation")
 COMPUTED_LEVEL = STORED_FIELDS.index("computed_level")
 LIKELIHOOD = STORED_FIELDS.index("likelihood")
-# Results, explanations and decoded texts kept per call for reuse, bounding memory.
+# Results kept per call for reuse, bounding memory.
 CACHE_LIMIT = 20_000
 BELOW_CORROBORATED = {Level.UNSOURCED, Level.SINGLE_SOURCE, Level.CONTESTED}
 # Read through sources.models' document_retracted_idx.
@@ -135,7 +133,7 @@ class Stored(NamedTuple):
     pk: int
     status: str
     needs_rereview: bool
-    values: tuple  # in STORED_FIELDS order, the explanation as its JSON text
+    values: tuple  # in STORED_FIELDS order
     counts: tuple  # in COUNT_FIELDS order
 
 
@@ -168,7 +166,7 @@ class _Batch:
     (and the related claims' statements in a fourth, for ``inputs()`` only: the
     engine does not read them)."""
 
-    def __init__(self, ids: Sequence[int], decoded: dict[str, list]) -> None:
+    def __init__(self, ids: Sequence[int]) -> None:
         wanted = set(ids)
         pairs: dict[int, set[tuple[int, bool]]] = defaultdict(set)
         for a, b, kind in _fetch(_relations_touching(ids)):
@@ -212,27 +210,17 @@ class _Batch:
         for row in citations:
             self.rows[row[0]].append(row[1:])
 
-        # The explanation read as text, decoded only when compared (unchanged()).
         self.stored = []
         for pk, status, needs_rereview, *counts_and_values in _fetch(
             Claim.objects.filter(pk__in=id_list(ids))
             .order_by("pk")
-            .annotate(explanation_text=Cast("explanation", TextField()))
             .values_list(
-                "pk",
-                "status",
-                "needs_rereview",
-                *COUNT_FIELDS,
-                *(
-                    "explanation_text" if name == "explanation" else name
-                    for name in STORED_FIELDS
-                ),
+                "pk", "status", "needs_rereview", *COUNT_FIELDS, *STORED_FIELDS
             )
         ):
             counts = tuple(counts_and_values[: len(COUNT_FIELDS)])
             values = tuple(counts_and_values[len(COUNT_FIELDS) :])
             self.stored.append(Stored(pk, status, needs_rereview, values, counts))
-        self._decoded = decoded
         self._statements: dict[int, str] | None = None
         self._shapes: dict[int, tuple] = {}
 
@@ -251,33 +239,10 @@ class _Batch:
                 )
         return self._statements
 
-    def explanation(self, claim: Stored) -> list:
-        """The claim's stored explanation, decoded once per distinct text."""
-        text = claim.values[EXPLANATION]
-        decoded = self._decoded.get(text)
-        if decoded is None:
-            if len(self._decoded) >= CACHE_LIMIT:
-                self._decoded.clear()
-            decoded = self._decoded[text] = json.loads(text)
-        return decoded
-
-    def stored_values(self, claim: Stored) -> tuple:
-        """The stored values (STORED_FIELDS), the explanation decoded."""
-        values = list(claim.values)
-        values[EXPLANATION] = self.explanation(claim)
-        return tuple(values)
-
-    def unchanged(self, claim: Stored, fresh: tuple, counts: tuple) -> bool:
-        """Whether the claim stores these fresh values and counts. The explanation
-        is decoded last, only for a claim whose other values are all equal: after
-        a grade change most differ in their likelihood already."""
-        values = claim.values
-        return (
-            claim.counts == counts
-            and values[:EXPLANATION] == fresh[:EXPLANATION]
-            and values[EXPLANATION + 1 :] == fresh[EXPLANATION + 1 :]
-            and self.explanation(claim) == fresh[EXPLANATION]
-        )
+    @staticmethod
+    def unchanged(claim: Stored, fresh: tuple, counts: tuple) -> bool:
+        """Whether the claim stores these fresh values and counts."""
+        return claim.values == fresh and claim.counts == counts
 
     @staticmethod
     def ruling(claim: Stored) -> str | None:
@@ -441,7 +406,6 @@ def fresh_values(result: confirmation.Result) -> tuple:
         result.likelihood_term,
         result.confidence,
         result.summary_rating,
-        list(result.explanation),
         result.version,
     )
 
@@ -452,10 +416,7 @@ def apply(claim: Claim, result: confirmation.Result) -> None:
 
 
 def stored_differs(claim: Claim, result: confirmation.Result) -> bool:
-    stored = [getattr(claim, name) for name in STORED_FIELDS]
-    # A model's explanation may have been set to a tuple; the database's is a list.
-    stored[EXPLANATION] = list(stored[EXPLANATION] or [])
-    return tuple(stored) != fresh_values(result)
+    return tuple(getattr(claim, name) for name in STORED_FIELDS) != fresh_values(result)
 
 
 def ruling_now_questioned(
@@ -498,7 +459,6 @@ _COLUMN_TYPES = {
     "likelihood_term": "text",
     "confidence": "text",
     "summary_rating": "text",
-    "explanation": "text",
     "confirmation_version": "text",
     "report_count": "integer",
     "origin_count": "integer",
@@ -506,16 +466,9 @@ _COLUMN_TYPES = {
 }
 
 
-# The distinct explanations of a write, parsed once, as jsonb[] "e.doc".
-DISTINCT_EXPLANATIONS = (
-    "(SELECT array_agg(CAST(t AS jsonb) ORDER BY n) AS doc "
-    "FROM unnest(%s::text[]) WITH ORDINALITY AS u (t, n)) AS e"
-)
-
-
 def _write(rows: list[tuple]) -> None:
     """Store (pk, *STORED_FIELDS, *COUNT_FIELDS, needs_rereview) rows in one
-    statement, the explanation already encoded as JSON text.
+    statement.
 
     The rows travel as one array per column (PostgreSQL) or one JSON document
     (SQLite) joined to the table on the primary key.
@@ -529,28 +482,16 @@ def _write(rows: list[tuple]) -> None:
     table = qn(Claim._meta.db_table)
     values = [f"v.{column}" for column in columns]
     if connection.vendor == "postgresql":
-        # Each distinct explanation travels, and is parsed as jsonb, once; the
-        # rows carry its position (after a grade change thousands share one).
-        texts: dict[str, int] = {}
-        by_column = list(zip(*rows, strict=True))
-        by_column[1 + EXPLANATION] = [
-            texts.setdefault(text, len(texts) + 1)
-            for text in by_column[1 + EXPLANATION]
-        ]
         types = [_COLUMN_TYPES[name] for name in names]
-        types[1 + EXPLANATION] = "integer"
         source = (
             "unnest("
             + ", ".join(f"%s::{column_type}[]" for column_type in types)
-            + f") AS v ({', '.join(columns)}), "
-            + DISTINCT_EXPLANATIONS
+            + f") AS v ({', '.join(columns)})"
         )
         params = [
             _pg_array(column, column_type)
-            for column_type, column in zip(types, by_column, strict=True)
+            for column_type, column in zip(types, zip(*rows, strict=True), strict=True)
         ]
-        params.append(_pg_array(list(texts), "text"))
-        values[1 + EXPLANATION] = f"e.doc[{values[1 + EXPLANATION]}]"
     else:
         picks = ", ".join(
             f"json_extract(value, '$[{i}]') AS {column}"
@@ -576,7 +517,6 @@ def _write_with_bulk_update(rows: list[tuple]) -> None:
         claim = Claim(pk=pk, needs_rereview=needs_rereview)
         for name, value in zip([*STORED_FIELDS, *COUNT_FIELDS], values, strict=True):
             setattr(claim, name, value)
-        claim.explanation = json.loads(claim.explanation)
         claims.append(claim)
     Claim.objects.bulk_update(
         claims, [*STORED_FIELDS, *COUNT_FIELDS, "needs_rereview"], batch_size=500
@@ -646,21 +586,17 @@ def recompute_claims(claim_ids: Iterable[int], flag_rereview: bool = True) -> in
     lock_writers()
     ids = sorted(set(claim_ids))
     memo = _Memo()
-    decoded: dict[str, list] = {}
-    # As Django's JSONField writes it, so a read gives back the same list; once
-    # per distinct explanation.
-    encoded: dict[tuple[str, ...], str] = {}
     changed = 0
     chunks = list(_chunks(ids, BATCH))
     with _database_work(overlap=len(chunks) > 1) as database:
-        reading = database.submit(_Batch, chunks[0], decoded) if chunks else None
+        reading = database.submit(_Batch, chunks[0]) if chunks else None
         writes = []
         for index in range(len(chunks)):
             batch = _outcome(reading, writes)
             if index + 1 < len(chunks):
                 # Batches share no claim, and a batch reads nothing a write of
                 # another changes: the next one is read while this one computes.
-                reading = database.submit(_Batch, chunks[index + 1], decoded)
+                reading = database.submit(_Batch, chunks[index + 1])
             dirty = []
             for claim in batch.stored:
                 result = memo.compute(
@@ -681,13 +617,7 @@ def recompute_claims(claim_ids: Iterable[int], flag_rereview: bool = True) -> in
                         fresh[LIKELIHOOD],
                     )
                 )
-                if result.explanation not in encoded:
-                    if len(encoded) >= CACHE_LIMIT:
-                        encoded.clear()
-                    encoded[result.explanation] = json.dumps(list(result.explanation))
-                row = list(fresh)
-                row[EXPLANATION] = encoded[result.explanation]
-                dirty.append((claim.pk, *row, *counts, flag))
+                dirty.append((claim.pk, *fresh, *counts, flag))
             if dirty:
                 writes.append(database.submit(_write, dirty))
             changed += len(dirty)
@@ -767,15 +697,35 @@ def drift(claim_ids: Iterable[int] | None = None) -> list[tuple[int, str]]:
         claim_ids = Claim.objects.order_by("pk").values_list("pk", flat=True)
     ids = sorted(set(claim_ids))
     drifting = []
-    decoded: dict[str, list] = {}
     for chunk in _chunks(ids, BATCH):
-        batch = _Batch(chunk, decoded)
+        batch = _Batch(chunk)
         for claim in batch.stored:
             fresh = (
                 *fresh_values(confirmation.compute(batch.inputs(claim))),
                 *batch.counts(claim),
             )
-            stored = (*batch.stored_values(claim), *claim.counts)
+            stored = (*claim.values, *claim.counts)
             if stored != fresh:
                 drifting.append((claim.pk, _differences(stored, fresh)))
     return drifting
+
+
+# Reading the explanation ----------------------------------------------------------
+
+
+def explanations(claim_ids: Iterable[int]) -> dict[int, tuple[str, ...]]:
+    """Each claim's explanation, in words, of what its confirmation rests on.
+
+    Not stored: it is computed by the engine from the claim's inputs as they are
+    now, when a page shows it (one ``_Batch``, three queries whatever the number
+    of claims). The stored result equals a fresh computation (``drift()``), so
+    the explanation is the stored result's. Storing it made every recomputation
+    rewrite a few hundred bytes per claim, and every claim row wider for the
+    lists' reads.
+    """
+    found: dict[int, tuple[str, ...]] = {}
+    for chunk in _chunks(sorted(set(claim_ids)), BATCH):
+        batch = _Batch(chunk)
+        for claim in batch.stored:
+            found[claim.pk] = batch.compute(claim).explanation
+    return found

@@ -269,7 +269,8 @@ class Claim(models.Model):
         max_length=10, choices=Confidence.choices, default=Confidence.LOW
     )
     summary_rating = models.CharField(max_length=20, blank=True)
-    explanation = models.JSONField(default=list, blank=True)
+    # The explanation in words is not stored: confirmation_store.explanations()
+    # computes it when a page shows it.
     confirmation_version = models.CharField(max_length=20, blank=True)
     needs_rereview = models.BooleanField(default=False)
     # Evidence counts for the lists, stored with the confirmation in the same

@@ -29,6 +29,7 @@ from django.utils import timezone
 from analysts.models import AuditEntry
 from claims import filters, pagination
 from claims.confirmation import likelihood_term
+from claims.confirmation_store import explanations
 from claims.filters import ClaimFilter
 from claims.models import Citation, Claim, Level, LikelihoodTerm, Relation
 from claims.pagination import (
@@ -493,6 +494,7 @@ def render_claim_page(
                 r for r in relations if r.kind == Relation.Kind.CONTRADICTS
             ],
             "reviews": reviews,
+            "explanation": explanations([claim.pk]).get(claim.pk, ()),
             "audit_entries": audit_trail(claim, citations, relations),
             "audit_limit": AUDIT_LIMIT,
             "can_edit": can_edit,

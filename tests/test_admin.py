@@ -5,8 +5,10 @@ import pytest
 from django.contrib import admin
 from django.core.management import call_command
 from django.urls import reverse
+from django.utils.html import escape
 
 from analysts.models import AuditEntry
+from claims.confirmation_store import explanations
 from claims.models import Claim
 from sources.models import GradeChange, Source
 
@@ -45,6 +47,18 @@ def test_the_claim_list_shows_level_likelihood_and_confidence_badges(demo, ada, 
     assert f'class="badge level-{claim.level}"' in page
     assert f'class="badge likelihood-{claim.likelihood_term}"' in page
     assert f'class="badge confidence-{claim.confidence}"' in page
+
+
+def test_a_claim_page_in_the_admin_explains_the_confirmation(demo, ada, client):
+    client.force_login(ada)
+    claim = Claim.objects.exclude(level="unsourced").order_by("pk").first()
+    page = client.get(
+        reverse("admin:claims_claim_change", args=[claim.pk])
+    ).content.decode()
+    lines = explanations([claim.pk])[claim.pk]
+    assert lines
+    items = "".join(f"<li>{escape(line)}</li>" for line in lines)
+    assert f'<ul class="explanation">{items}</ul>' in page
 
 
 def test_the_audit_trail_cannot_be_changed_in_the_admin(demo, ada, client):

@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from analysts.models import ApiToken, AuditEntry
-from claims.confirmation_store import recompute_claims
+from claims.confirmation_store import explanations, recompute_claims
 from claims.models import (
     Citation,
     Claim,
@@ -183,6 +183,13 @@ def test_claims_come_with_citations_relations_and_confirmation(alice, rita, clai
     assert data["citations"][0]["source_name"] == "National Intelligence Service"
     assert data["relations"][0]["claim"] == other.pk
     assert data["version"] == 1
+    # The explanation is computed, not stored: the same lines as the claim page.
+    assert data["explanation"] == list(explanations([claim.pk])[claim.pk])
+    assert any("National Intelligence Service" in line for line in data["explanation"])
+    listed = Api(rita).get(url("claim-list")).json()["results"]
+    assert {row["id"]: row["explanation"] for row in listed} == {
+        pk: list(lines) for pk, lines in explanations([claim.pk, other.pk]).items()
+    }
 
 
 def test_nora_without_a_role_sees_no_claims(nora, claim):

@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import NoReverseMatch, reverse
 
 from claims import actions
-from claims.confirmation_store import recompute_claims
+from claims.confirmation_store import explanations, recompute_claims
 from claims.models import Citation, Claim, Relation, Review
 from tests.factories import (
     DocumentFactory,
@@ -129,8 +129,9 @@ def test_the_confirmation_panel_shows_separate_badges_and_the_explanation(
     ) in html
     assert claim.summary_rating == "B2"
     assert '<span class="rating">B2</span>' in html
-    assert claim.explanation
-    for line in claim.explanation:
+    explanation = explanations([claim.pk])[claim.pk]
+    assert any(line.startswith("+ Korean intelligence service") for line in explanation)
+    for line in explanation:
         assert line.replace("'", "&#x27;") in html
     assert f"version {claim.confirmation_version}" in html
 

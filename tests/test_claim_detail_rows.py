@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from analysts.models import AuditEntry
 from claims import views
+from claims.confirmation_store import explanations
 from claims.models import Claim, Credibility, Level, Relation, Review
 from claims.templatetags.claim_detail_rows import (
     audit_rows,
@@ -72,7 +73,6 @@ def page_context(user, claim: Claim) -> dict:
 
 
 def ours_and_reference(context: dict) -> dict[str, tuple[str, str]]:
-    claim = context["claim"]
     parts = {
         "citations": (
             citation_groups(context["origin_groups"]),
@@ -87,8 +87,8 @@ def ours_and_reference(context: dict) -> dict[str, tuple[str, str]]:
             reference("detail_audit.html", audit_entries=context["audit_entries"]),
         ),
         "explanation": (
-            explanation_lines(claim.explanation),
-            reference("detail_explanation.html", claim=claim),
+            explanation_lines(context["explanation"]),
+            reference("detail_explanation.html", explanation=context["explanation"]),
         ),
     }
     for kind in ("corroborating", "contradicting"):
@@ -323,12 +323,23 @@ def test_audit_entries_with_and_without_changes_are_the_reference_html(alice):
     assert "…" in ours
 
 
-def test_explanation_lines_are_the_reference_html(alice):
-    claim = ClaimFactory(logged_by=alice)
-    lines = ["+ Two independent origins support it.", "− A retracted report.", ""]
-    Claim.objects.filter(pk=claim.pk).update(explanation=lines)
-    ours = assert_same_html(page_context(alice, claim))["explanation"]
+def test_explanation_lines_are_the_reference_html():
+    lines = ["+ Two independent origins support it.", "− A <retracted> report.", ""]
+    ours = explanation_lines(lines)
+    theirs = reference("detail_explanation.html", explanation=lines)
+    assert parse_html(ours) == parse_html(theirs)
     assert ours.count('<li class="explain-line"') == 3
+    assert "&lt;retracted&gt;" in ours
+
+
+def test_the_page_explains_the_claim_from_its_evidence(alice):
+    claim = ClaimFactory(logged_by=alice)
+    cited_by(claim, SourceFactory(name="Wire <b>service</b>", grade="B"))
+    context = page_context(alice, claim)
+    assert context["explanation"] == explanations([claim.pk])[claim.pk]
+    assert any("Wire <b>service</b>" in line for line in context["explanation"])
+    ours = assert_same_html(context)["explanation"]
+    assert "Wire &lt;b&gt;service&lt;/b&gt;" in ours
 
 
 def a_claim_of_every_part(alice, bob, rita, text: str) -> Claim:
@@ -337,7 +348,6 @@ def a_claim_of_every_part(alice, bob, rita, text: str) -> Claim:
         logged_by=alice,
         statement=text,
         quantity_low=Decimal("1500"),
-        explanation=[text, f"+ {text}", f"− {text}"],
     )
     origin = SourceFactory(name=f"{text} origin", grade="A")
     part = SourceFactory(name=f"{text} part", parent=origin)

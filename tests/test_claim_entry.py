@@ -12,6 +12,7 @@ from django.urls import reverse
 from analysts.models import AuditEntry
 from claims import actions
 from claims.confirmation import MODEL_VERSION
+from claims.confirmation_store import explanations
 from claims.forms import ClaimEntry, parse_time_text, similar_claims
 from claims.models import Citation, Claim, Place, Relation, Topic
 from sources.models import Document, Source
@@ -208,7 +209,7 @@ def test_alice_logs_the_sample_claim_with_two_citations_and_a_relation(
     claim.refresh_from_db()
     assert claim.confirmation_version == MODEL_VERSION
     assert claim.level != "unsourced"
-    assert claim.explanation
+    assert explanations([claim.pk])[claim.pk]
 
 
 def test_an_invalid_citation_row_saves_nothing_and_keeps_what_was_typed(

@@ -10,7 +10,7 @@ from django.urls import reverse
 from analysts.models import Analyst
 from claims import actions
 from claims.confirmation import LIKELIHOOD_TERMS
-from claims.confirmation_store import STORED_FIELDS, drift
+from claims.confirmation_store import STORED_FIELDS, drift, explanations
 from claims.demo import NIS
 from claims.models import Claim, Relation
 from sources.models import Source
@@ -28,7 +28,11 @@ def claim(external_id: str) -> Claim:
 
 
 def supporting_lines(claim: Claim) -> list[str]:
-    return [line for line in claim.explanation if line.startswith("+ ")]
+    return [line for line in explained(claim) if line.startswith("+ ")]
+
+
+def explained(claim: Claim) -> tuple[str, ...]:
+    return explanations([claim.pk])[claim.pk]
 
 
 def stored_values(claim: Claim) -> tuple:
@@ -70,7 +74,7 @@ def test_two_organs_of_one_government_count_as_one_origin(demo):
     assert readied.citations.count() == 2
     assert any(
         "2 reports, 1 origin (Government of Ukraine)" in line
-        for line in readied.explanation
+        for line in explained(readied)
     )
     assert readied.confidence == "low"  # circular reporting suspected
 
@@ -86,7 +90,7 @@ def test_the_may_figures_contradict_each_other_and_are_contested(demo):
     assert engineers.level == "refuted"  # the reviewer's ruling shows in lists
     assert engineers.computed_level == "contested"  # the evidence, kept beside it
     assert battalions.level == "contested"
-    assert any(line.startswith("− contradicted by") for line in battalions.explanation)
+    assert any(line.startswith("− contradicted by") for line in explained(battalions))
 
 
 def test_the_demo_has_no_drift(demo):
@@ -136,8 +140,8 @@ def test_the_intelligence_service_graded_E_changes_its_dependents_at_once(demo, 
         "demo-12",
     }
     assert claim("demo-02").likelihood_term == "roughly_even"
-    assert claim("demo-02").explanation[0].startswith(f"· {NIS} (E3)")
-    assert claim("demo-02").explanation[0].endswith(": no evidential weight")
+    assert explained(claim("demo-02"))[0].startswith(f"· {NIS} (E3)")
+    assert explained(claim("demo-02"))[0].endswith(": no evidential weight")
     assert claim("demo-12").level == "single_source"
     assert claim("demo-03").computed_level == "corroborated"  # two others remain
     # Confirmed on the strength of NIS: flagged for the reviewers.
@@ -155,6 +159,6 @@ def test_retracting_the_june_essay_leaves_the_engineers_one_report(demo, alice):
     actions.save_document(alice, june)
 
     engineers = claim("demo-09")
-    assert any("document retracted" in line for line in engineers.explanation)
-    assert not any("2 reports, 1 origin" in line for line in engineers.explanation)
+    assert any("document retracted" in line for line in explained(engineers))
+    assert not any("2 reports, 1 origin" in line for line in explained(engineers))
     assert drift() == []

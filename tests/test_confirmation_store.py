@@ -9,7 +9,6 @@ Runs on SQLite and PostgreSQL; the concurrency tests need PostgreSQL.
 from __future__ import annotations
 
 import itertools
-import json
 import random
 import threading
 from collections import defaultdict
@@ -19,8 +18,6 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import OperationalError, connection, connections, transaction
-from django.db.models import TextField
-from django.db.models.functions import Cast
 from django.test.utils import CaptureQueriesContext
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -28,7 +25,6 @@ from hypothesis import strategies as st
 from claims import actions, confirmation, confirmation_store
 from claims.confirmation_store import (
     COUNT_FIELDS,
-    EXPLANATION,
     STORED_FIELDS,
     Stored,
     drift,
@@ -134,6 +130,11 @@ def stored(claim: Claim) -> Claim:
     return Claim.objects.get(pk=claim.pk)
 
 
+def explained(claim: Claim) -> tuple[str, ...]:
+    """The claim's explanation as its page shows it."""
+    return confirmation_store.explanations([claim.pk])[claim.pk]
+
+
 def rule(claim: Claim, status: str) -> None:
     """A ruling as the review workflow stores one; the workflow is not ours."""
     Claim.objects.filter(pk=claim.pk).update(status=status)
@@ -205,7 +206,7 @@ def test_removing_a_citation_recomputes_its_claim(world):
     actions.delete_citation(world.analyst, only)
 
     assert stored(claim).level == "unsourced"
-    assert list(stored(claim).explanation) == ["· no citations"]
+    assert list(explained(claim)) == ["· no citations"]
     assert_true_everywhere()
 
 
@@ -236,7 +237,7 @@ def test_a_relation_added_edited_and_removed_recomputes_both_claims(world):
     relation = world.relate(a, b)
     assert stored(a).level == "corroborated"
     assert stored(b).level == "corroborated"
-    assert any("via corroborating claim" in line for line in stored(a).explanation)
+    assert any("via corroborating claim" in line for line in explained(a))
     assert_true_everywhere()
 
     supported = stored(b).likelihood
@@ -247,7 +248,7 @@ def test_a_relation_added_edited_and_removed_recomputes_both_claims(world):
     assert stored(b).level == "corroborated"
     assert stored(b).likelihood < supported
     assert "− contradicted by Service A (B2), via contradicting claim" in " ".join(
-        stored(b).explanation
+        explained(b)
     )
     assert_true_everywhere()
 
@@ -290,7 +291,7 @@ def test_a_grade_change_reaches_every_citing_claim_and_its_neighbours(world):
     assert changed == 4
     assert {stored(c).likelihood for c in citing[1:]} == {0.5}
     assert stored(neighbour).level == "single_source"
-    assert "(E2)" in " ".join(stored(citing[1]).explanation)
+    assert "(E2)" in " ".join(explained(citing[1]))
     assert_true_everywhere()
 
 
@@ -308,7 +309,7 @@ def test_making_two_sources_parts_of_one_government_collapses_two_origins(world)
     assert stored(claim).level == "single_source"
     assert any(
         "2 reports, 1 origin (Government of Ukraine)" in line
-        for line in stored(claim).explanation
+        for line in explained(claim)
     )
     assert_true_everywhere()
 
@@ -348,7 +349,7 @@ def test_retracting_a_document_recomputes_the_claims_citing_it(world):
 
     assert stored(claim).level == "single_source"
     assert stored(neighbour).level == "single_source"
-    assert any("document retracted" in line for line in stored(claim).explanation)
+    assert any("document retracted" in line for line in explained(claim))
     assert_true_everywhere()
 
     world.retract(document, False)
@@ -376,7 +377,7 @@ def test_names_with_quotes_backslashes_and_braces_are_stored_as_written(world):
     world.cite(claim, world.source(name))
     world.cite(claim, world.source())
 
-    assert any(name in line for line in stored(claim).explanation)
+    assert any(name in line for line in explained(claim))
     assert_true_everywhere()
 
 
@@ -389,6 +390,8 @@ def test_renaming_a_source_renames_it_in_every_explanation(world):
     source.name = "New name"
     actions.save_source(world.manager, source)
 
+    assert any("New name" in line for line in explained(claim))
+    assert not any("Old name" in line for line in explained(claim))
     assert_true_everywhere()
 
 
@@ -642,7 +645,7 @@ class _OrmBatch:
     """The reads of a batch as the ORM's values_list made them before they became
     raw SQL (session 4): the reference ``_Batch`` must equal, value and type."""
 
-    def __init__(self, ids, decoded):
+    def __init__(self, ids):
         wanted = set(ids)
         pairs = defaultdict(set)
         for a, b, kind in confirmation_store._relations_touching(ids):
@@ -677,23 +680,12 @@ class _OrmBatch:
         for pk, status, needs_rereview, *counts_and_values in (
             Claim.objects.filter(pk__in=id_list(ids))
             .order_by("pk")
-            .annotate(explanation_text=Cast("explanation", TextField()))
             .values_list(
-                "pk",
-                "status",
-                "needs_rereview",
-                *COUNT_FIELDS,
-                *(
-                    "explanation_text" if name == "explanation" else name
-                    for name in STORED_FIELDS
-                ),
+                "pk", "status", "needs_rereview", *COUNT_FIELDS, *STORED_FIELDS
             )
         ):
             counts = tuple(counts_and_values[: len(COUNT_FIELDS)])
             values = counts_and_values[len(COUNT_FIELDS) :]
-            values[EXPLANATION] = decoded.setdefault(
-                values[EXPLANATION], json.loads(values[EXPLANATION])
-            )
             self.stored.append(
                 Stored(pk, status, needs_rereview, tuple(values), counts)
             )
@@ -729,8 +721,8 @@ def test_the_raw_reads_give_what_the_orm_reads_gave(world):
     Claim.objects.filter(pk=third.pk).update(needs_rereview=True)
     ids = [first.pk, second.pk, third.pk, bare.pk, 999_999]
 
-    raw = confirmation_store._Batch(ids, {})
-    orm = _OrmBatch(ids, {})
+    raw = confirmation_store._Batch(ids)
+    orm = _OrmBatch(ids)
 
     assert raw.related_of == orm.related_of
     assert {pk: sorted(rows) for pk, rows in raw.rows.items() if rows} == {
@@ -739,10 +731,7 @@ def test_the_raw_reads_give_what_the_orm_reads_gave(world):
     # repr tells True from 1 and a float from an int, which == does not.
     assert repr(sorted(raw.rows.items())) == repr(sorted(orm.rows.items()))
     assert repr(
-        [
-            (c.pk, c.status, c.needs_rereview, raw.stored_values(c), c.counts)
-            for c in raw.stored
-        ]
+        [(c.pk, c.status, c.needs_rereview, c.values, c.counts) for c in raw.stored]
     ) == repr([tuple(claim) for claim in orm.stored])
     assert raw.statements == orm.statements
     assert any(row[3] != row[1] for rows in raw.rows.values() for row in rows)
@@ -782,7 +771,7 @@ def test_a_batch_asks_the_few_retracted_documents_not_every_document(world):
         return execute(sql, params, many, context)
 
     with connection.execute_wrapper(explain):
-        confirmation_store._Batch([claim.pk for claim in claims], {})
+        confirmation_store._Batch([claim.pk for claim in claims])
     (plan,) = seen
     assert "document_retracted_idx" in plan
     assert "Seq Scan on sources_document" not in plan, plan
@@ -975,7 +964,7 @@ def test_the_check_fails_and_names_a_claim_tampered_with(world):
 def test_without_check_the_command_repairs_the_drift(world):
     claim = world.claim()
     world.cite(claim, world.source())
-    Claim.objects.filter(pk=claim.pk).update(explanation=["forged"])
+    Claim.objects.filter(pk=claim.pk).update(summary_rating="A1 (forged)")
     out = StringIO()
 
     call_command("recompute_confirmation", stdout=out)

@@ -20,6 +20,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection, models
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from analysts.models import AuditEntry
 from claims import imports
@@ -824,7 +825,6 @@ def test_insert_objects_stores_what_bulk_create_stores(text: str) -> None:
             submission_note=text,
             likelihood=0.625,
             summary_rating="B2",
-            explanation=[text, "+ second\tline", {"nested": [1, None, True]}],
             needs_rereview=True,
             report_count=3,
             logged_by=analyst,
@@ -838,6 +838,30 @@ def test_insert_objects_stores_what_bulk_create_stores(text: str) -> None:
     skip = {"id", "external_id", "created_at", "updated_at"}
     assert stored(Claim, by_copy.pk, skip) == stored(Claim, by_django.pk, skip)
     assert Claim.objects.get(pk=by_copy.pk).created_at is not None
+
+    # JSON: no claim or citation field is JSON today, an audit entry's are.
+    moment = timezone.now()
+    entries = [
+        AuditEntry(
+            action=AuditEntry.Action.UPDATE,
+            model="claims.claim",
+            object_id=str(n),
+            object_repr=text[:300],
+            before=None if n else {"statement": text},
+            after=[text, "second\tline", {"nested": [1, None, True, 1.5]}],
+            note=text,
+            at=moment,
+        )
+        for n in range(2)
+    ]
+    AuditEntry.objects.bulk_create(entries[:1])
+    imports.insert_objects(AuditEntry, entries[1:])
+    skip = {"id", "object_id", "before"}
+    assert stored(AuditEntry, entries[1].pk, skip) == stored(
+        AuditEntry, entries[0].pk, skip
+    )
+    assert AuditEntry.objects.get(pk=entries[1].pk).before is None
+    assert AuditEntry.objects.get(pk=entries[0].pk).before == {"statement": text}
 
     citations = [
         Citation(

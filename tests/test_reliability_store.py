@@ -192,7 +192,8 @@ def test_the_stored_aggregates_follow_every_change(world, alice, rita, max_):
     assert_stored_equals_fresh(world, max_)
     assert not SourceRecord.objects.filter(subject=ministry, by_origin=True).exists()
 
-    # A rename rewrites explanations only: the stored rows skip it and stay true.
+    # A rename changes the wording of explanations only: the stored rows skip
+    # it and stay true.
     wire = Source.objects.get(pk=wire.pk)
     wire.name = "The Wire, renamed"
     actions.save_source(max_, wire)
