@@ -300,12 +300,17 @@ def compute_rows(
     reports: Iterable[Row],
     related: Iterable[tuple[int, bool, Iterable[Row]]] = (),
     ruling: str | None = None,
+    *,
+    explain: bool = True,
 ) -> Result:
     """``compute()`` for inputs given as plain tuples, without a Report per
     citation: the claim's own reports as rows in Report's field order, each related
     claim as (claim_id, corroborates, its rows), and the ruling. A related claim's
     statement is no input of the computation. The rows are not checked: a grade or
-    credibility off the scale raises KeyError."""
+    credibility off the scale raises KeyError.
+
+    With ``explain=False`` the result has no explanation (an empty tuple) and is
+    otherwise the same: what is stored, without the words only a page shows."""
     if ruling is not None and ruling not in RULINGS:
         raise ValueError(f"ruling must be one of {RULINGS} or None")
     rating = _RATING
@@ -422,7 +427,9 @@ def compute_rows(
             ruling=ruling,
             term=term,
             computed_level=computed_level,
-        ),
+        )
+        if explain
+        else (),
         supporting_origins=supporting_origins,
         version=MODEL_VERSION,
     )

@@ -297,8 +297,9 @@ class _Batch:
             ),
         )
 
-    def compute(self, claim: Stored) -> confirmation.Result:
-        """The engine's result for the claim, from the rows as read."""
+    def compute(self, claim: Stored, explain: bool = False) -> confirmation.Result:
+        """The engine's result for the claim, from the rows as read; without its
+        explanation unless asked (only a page shows it)."""
         return confirmation.compute_rows(
             self.rows[claim.pk],
             [
@@ -306,6 +307,7 @@ class _Batch:
                 for other, corroborates in self.related_of.get(claim.pk, ())
             ],
             self.ruling(claim),
+            explain=explain,
         )
 
 
@@ -390,7 +392,9 @@ class _Memo:
         ]
         return self.compute(
             self.key(inputs.ruling, own, related),
-            lambda: confirmation.compute_rows(own, related, inputs.ruling),
+            lambda: confirmation.compute_rows(
+                own, related, inputs.ruling, explain=False
+            ),
         )
 
 
@@ -727,5 +731,5 @@ def explanations(claim_ids: Iterable[int]) -> dict[int, tuple[str, ...]]:
     for chunk in _chunks(sorted(set(claim_ids)), BATCH):
         batch = _Batch(chunk)
         for claim in batch.stored:
-            found[claim.pk] = batch.compute(claim).explanation
+            found[claim.pk] = batch.compute(claim, explain=True).explanation
     return found

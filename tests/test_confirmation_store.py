@@ -638,7 +638,34 @@ def test_the_shared_computation_gives_the_engine_s_own_result(
     shuffled = dict(zip(ids, rng.sample(range(1, 10_000), len(ids)), strict=True))
     memo = confirmation_store._Memo()
     for variant in (inputs, relabel(inputs, kept_order), relabel(inputs, shuffled)):
-        assert memo.compute_inputs(variant) == confirmation.compute(variant)
+        assert memo.compute_inputs(variant) == unexplained(
+            confirmation.compute(variant)
+        )
+
+
+def unexplained(result: confirmation.Result) -> confirmation.Result:
+    """The result as a recomputation computes it: the explanation is not stored."""
+    return replace(result, explanation=())
+
+
+@settings(max_examples=200, deadline=None)
+@given(claim_inputs())
+def test_a_result_without_its_explanation_is_otherwise_the_same(
+    inputs: confirmation.Inputs,
+):
+    """Recomputation skips the words (only a page shows them); every stored value
+    is the one the explaining engine gives."""
+    rows = [confirmation.row_of(r) for r in inputs.reports]
+    related = [
+        (rel.claim_id, rel.corroborates, [confirmation.row_of(r) for r in rel.reports])
+        for rel in inputs.related
+    ]
+    explained = confirmation.compute_rows(rows, related, inputs.ruling)
+    bare = confirmation.compute_rows(rows, related, inputs.ruling, explain=False)
+    assert explained == confirmation.compute(inputs)
+    assert explained.explanation
+    assert bare.explanation == ()
+    assert bare == unexplained(explained)
 
 
 class _OrmBatch:
@@ -738,7 +765,12 @@ def test_the_raw_reads_give_what_the_orm_reads_gave(world):
     assert agency.pk in {row[3] for rows in raw.rows.values() for row in rows}
     assert [claim.pk for claim in raw.stored] == sorted(ids[:4])
     for claim in raw.stored:
-        assert raw.compute(claim) == confirmation.compute(raw.inputs(claim))
+        assert raw.compute(claim, explain=True) == confirmation.compute(
+            raw.inputs(claim)
+        )
+        assert raw.compute(claim) == unexplained(
+            confirmation.compute(raw.inputs(claim))
+        )
         assert raw.key(claim) == confirmation_store._Memo.key(
             raw.ruling(claim),
             raw.rows[claim.pk],
@@ -778,10 +810,12 @@ def test_a_batch_asks_the_few_retracted_documents_not_every_document(world):
     assert "sources_document_pkey" not in plan, plan
 
 
-def test_the_shared_computation_keeps_the_order_of_tied_reports():
+def test_the_shared_computation_of_tied_reports_is_the_engine_s():
     """Two retracted reports of one source and rating, carried by a corroborating
-    claim, one supporting and one denying: the explanation lists them in the order
-    of their citation ids, so swapping the ids is another result, never a hit."""
+    claim, one supporting and one denying: the engine's explanation lists them in
+    the order of their citation ids, so swapping the ids is another result; the
+    memo, which computes what is stored (no explanation), gives the engine's
+    values for both."""
 
     def inputs(first_supports: bool) -> confirmation.Inputs:
         reports = tuple(
@@ -797,8 +831,8 @@ def test_the_shared_computation_keeps_the_order_of_tied_reports():
     one, other = inputs(True), inputs(False)
     assert confirmation.compute(one) != confirmation.compute(other)
     memo = confirmation_store._Memo()
-    assert memo.compute_inputs(one) == confirmation.compute(one)
-    assert memo.compute_inputs(other) == confirmation.compute(other)
+    assert memo.compute_inputs(one) == unexplained(confirmation.compute(one))
+    assert memo.compute_inputs(other) == unexplained(confirmation.compute(other))
 
 
 # Stored = fresh, whatever happens -----------------------------------------------------
