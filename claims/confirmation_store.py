@@ -6,10 +6,10 @@ relations one step out, every citation of the batch and of the related claims
 (with the citing source's current grade and origin and the document's
 retraction), and the claims' stored results and rulings; computes each claim
 with the pure engine from those rows as they are (``claims.confirmation.
-compute_rows``), once for all claims whose inputs differ only in citation ids;
-and writes the claims whose result changed with one UPDATE joined
-to the new values. Ids and values travel as one parameter per
-column (PostgreSQL arrays, SQLite JSON), never one per claim, so a grade change
+compute_rows``, without the explanation, which is not stored); and writes the
+claims whose result changed with one UPDATE joined to the new values. Ids and
+values travel as one parameter per column (PostgreSQL arrays, SQLite JSON),
+never one per claim, so a grade change
 that reaches 100,000 claims costs a few dozen queries. On PostgreSQL those
 queries run in a second thread, on the same connection, while this one computes
 (``_database_work``).
@@ -222,7 +222,6 @@ class _Batch:
             values = tuple(counts_and_values[len(COUNT_FIELDS) :])
             self.stored.append(Stored(pk, status, needs_rereview, values, counts))
         self._statements: dict[int, str] | None = None
-        self._shapes: dict[int, tuple] = {}
 
     @property
     def statements(self) -> dict[int, str]:
@@ -277,26 +276,6 @@ class _Batch:
             ruling=self.ruling(claim),
         )
 
-    def shape(self, claim_id: int) -> tuple:
-        """_shape() of the claim's citations, once per claim and batch."""
-        shape = self._shapes.get(claim_id)
-        if shape is None:
-            shape = self._shapes[claim_id] = _shape(self.rows[claim_id])
-        return shape
-
-    def key(self, claim: Stored) -> tuple:
-        """The claim's key in the memo (_Memo.key)."""
-        return (
-            self.ruling(claim),
-            self.shape(claim.pk),
-            tuple(
-                [
-                    (other, corroborates, self.shape(other))
-                    for other, corroborates in self.related_of.get(claim.pk, ())
-                ]
-            ),
-        )
-
     def compute(self, claim: Stored, explain: bool = False) -> confirmation.Result:
         """The engine's result for the claim, from the rows as read; without its
         explanation unless asked (only a page shows it)."""
@@ -339,8 +318,9 @@ class _Memo:
     reports of one claim (``confirmation``: the evidence's key), and it is
     order-free (rule 3). So inputs that agree once each claim's citations are put
     in the order of their ids and the ids dropped (``_shape``) have the same
-    result: after a grade change, the thousands of claims that cite only the
-    downgraded source at one credibility are computed once. (Citation ids are
+    result: in an import, the claims that each cite one source once at one
+    credibility are computed once. (A recomputation no longer uses it: see
+    ``recompute_claims``.) (Citation ids are
     primary keys: a claim's are distinct, and two claims' lists never tie on
     anything but a citation id, since the evidence's key names the claim that
     carries it.) ``drift()`` never uses the memo, so a memo that ever gave a
@@ -357,8 +337,7 @@ class _Memo:
         own: Iterable[Row],
         related: Iterable[tuple[int, bool, Iterable[Row]]],
     ) -> tuple:
-        """The key of these inputs, in compute_rows()'s form; ``_Batch.key``
-        builds the same from shapes kept per claim."""
+        """The key of these inputs, in compute_rows()'s form."""
         return (
             ruling,
             _shape(own),
@@ -589,7 +568,6 @@ def recompute_claims(claim_ids: Iterable[int], flag_rereview: bool = True) -> in
     """
     lock_writers()
     ids = sorted(set(claim_ids))
-    memo = _Memo()
     changed = 0
     chunks = list(_chunks(ids, BATCH))
     with _database_work(overlap=len(chunks) > 1) as database:
@@ -603,10 +581,11 @@ def recompute_claims(claim_ids: Iterable[int], flag_rereview: bool = True) -> in
                 reading = database.submit(_Batch, chunks[index + 1])
             dirty = []
             for claim in batch.stored:
-                result = memo.compute(
-                    batch.key(claim),
-                    lambda batch=batch, claim=claim: batch.compute(claim),
-                )
+                # Each claim computed afresh: sharing results between claims
+                # whose inputs differ only in citation ids (_Memo) cost more in
+                # building keys than it saved once the explanation was left out
+                # (session 7: 5 % hits in a grade change, 2.5 s of CPU more).
+                result = batch.compute(claim)
                 fresh = fresh_values(result)
                 counts = batch.counts(claim)
                 if batch.unchanged(claim, fresh, counts):

@@ -771,11 +771,6 @@ def test_the_raw_reads_give_what_the_orm_reads_gave(world):
         assert raw.compute(claim) == unexplained(
             confirmation.compute(raw.inputs(claim))
         )
-        assert raw.key(claim) == confirmation_store._Memo.key(
-            raw.ruling(claim),
-            raw.rows[claim.pk],
-            [(o, c, raw.rows[o]) for o, c in raw.related_of.get(claim.pk, ())],
-        )
 
 
 @pytest.mark.postgres_only
