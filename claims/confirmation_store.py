@@ -161,15 +161,22 @@ def _shape(rows: Iterable[Row]) -> tuple:
     return tuple([row[1:] for row in sorted(rows)])
 
 
+# A batch's rows as read: relations, citations and stored results (_Batch.read).
+_Read = tuple[list[tuple], list[tuple], list[tuple]]
+
+
 class _Batch:
     """What one batch of claims needs from the database, read in three queries
     (and the related claims' statements in a fourth, for ``inputs()`` only: the
     engine does not read them)."""
 
-    def __init__(self, ids: Sequence[int]) -> None:
+    def __init__(self, ids: Sequence[int], read: _Read | None = None) -> None:
+        """The batch from its rows: ``read`` if given (``_Batch.read(ids)`` run
+        elsewhere, as a recomputation's database thread does), else read now."""
+        relations, citations, stored = read if read is not None else self.read(ids)
         wanted = set(ids)
         pairs: dict[int, set[tuple[int, bool]]] = defaultdict(set)
-        for a, b, kind in _fetch(_relations_touching(ids)):
+        for a, b, kind in relations:
             corroborates = kind == Relation.Kind.CORROBORATES
             if a in wanted:
                 pairs[a].add((b, corroborates))
@@ -178,6 +185,35 @@ class _Batch:
         self.related_of = {pk: sorted(others) for pk, others in pairs.items()}
         self.related_ids = {other for others in pairs.values() for other, _ in others}
 
+        if connection.vendor == "sqlite":
+            # An expression's value has no declared type for sqlite3 to turn
+            # into a bool: 0 or 1.
+            citations = [(*row[:-1], bool(row[-1])) for row in citations]
+        self.rows: dict[int, list[Row]] = defaultdict(list)
+        for row in citations:
+            self.rows[row[0]].append(row[1:])
+
+        self.stored = []
+        for pk, status, needs_rereview, *counts_and_values in stored:
+            counts = tuple(counts_and_values[: len(COUNT_FIELDS)])
+            values = tuple(counts_and_values[len(COUNT_FIELDS) :])
+            self.stored.append(Stored(pk, status, needs_rereview, values, counts))
+        self._statements: dict[int, str] | None = None
+
+    @staticmethod
+    def read(ids: Sequence[int]) -> _Read:
+        """The batch's three queries, their rows as the driver gives them and
+        nothing more done with them: a recomputation runs this in its database
+        thread, whose Python work holds up the queries that follow, and builds
+        the batch from the rows in the computing thread."""
+        relations = _fetch(_relations_touching(ids))
+        wanted = set(ids)
+        related = set()
+        for a, b, _kind in relations:
+            if a in wanted:
+                related.add(b)
+            if b in wanted:
+                related.add(a)
         # The batch's citations and those of every claim one relation away, each
         # row the claim's id and then a Row. A source with no origin stored yet is
         # its own origin. Whether the document is retracted is read from the few
@@ -185,7 +221,7 @@ class _Batch:
         # its document: that join read all the documents for each batch, about
         # half of the read's time in a grade change at a million claims.
         citations = _fetch(
-            Citation.objects.filter(claim_id__in=id_list(wanted | self.related_ids))
+            Citation.objects.filter(claim_id__in=id_list(wanted | related))
             .order_by()
             .values_list(
                 "claim_id",
@@ -202,26 +238,14 @@ class _Batch:
                 ),
             )
         )
-        if connection.vendor == "sqlite":
-            # An expression's value has no declared type for sqlite3 to turn
-            # into a bool: 0 or 1.
-            citations = [(*row[:-1], bool(row[-1])) for row in citations]
-        self.rows: dict[int, list[Row]] = defaultdict(list)
-        for row in citations:
-            self.rows[row[0]].append(row[1:])
-
-        self.stored = []
-        for pk, status, needs_rereview, *counts_and_values in _fetch(
+        stored = _fetch(
             Claim.objects.filter(pk__in=id_list(ids))
             .order_by("pk")
             .values_list(
                 "pk", "status", "needs_rereview", *COUNT_FIELDS, *STORED_FIELDS
             )
-        ):
-            counts = tuple(counts_and_values[: len(COUNT_FIELDS)])
-            values = tuple(counts_and_values[len(COUNT_FIELDS) :])
-            self.stored.append(Stored(pk, status, needs_rereview, values, counts))
-        self._statements: dict[int, str] | None = None
+        )
+        return relations, citations, stored
 
     @property
     def statements(self) -> dict[int, str]:
@@ -571,14 +595,16 @@ def recompute_claims(claim_ids: Iterable[int], flag_rereview: bool = True) -> in
     changed = 0
     chunks = list(_chunks(ids, BATCH))
     with _database_work(overlap=len(chunks) > 1) as database:
-        reading = database.submit(_Batch, chunks[0]) if chunks else None
+        reading = database.submit(_Batch.read, chunks[0]) if chunks else None
         writes = []
         for index in range(len(chunks)):
-            batch = _outcome(reading, writes)
+            rows = _outcome(reading, writes)
             if index + 1 < len(chunks):
                 # Batches share no claim, and a batch reads nothing a write of
                 # another changes: the next one is read while this one computes.
-                reading = database.submit(_Batch, chunks[index + 1])
+                reading = database.submit(_Batch.read, chunks[index + 1])
+            batch = _Batch(chunks[index], rows)
+            del rows
             dirty = []
             for claim in batch.stored:
                 # Each claim computed afresh: sharing results between claims
