@@ -239,17 +239,26 @@ def total_of(
     page: KeysetPage,
     cap: int | None = None,
     complete: bool | None = None,
+    ordered: bool = False,
 ) -> Total:
     """The page's own length when it is all there is (``complete``, by default
     when it has no neighbour); else a count that stops after ``cap`` rows, or on
     PostgreSQL the planner's estimate when that is above the cap (counting would
-    read every match)."""
+    read every match).
+
+    The count drops the queryset's order, so that the planner finds the first
+    rows however is cheapest, unless ``ordered``: then it walks them in the
+    queryset's order, which an index holds. A partial index for the rows a
+    list shows (the review queue's) is the only bound on a count that the
+    planner would otherwise make by reading the table from its start until
+    enough rows match: cheap where they are many and spread, a read of the
+    whole table where they are few and were written last."""
     cap = cap or COUNT_CAP
     if complete is None:
         complete = not page.has_next and not page.has_previous
     if complete:
         return Total(len(page.object_list))
-    rows = queryset.order_by().values("pk")
+    rows = (queryset if ordered else queryset.order_by()).values("pk")
     if connection.vendor == "postgresql":
         estimate = planner_estimate(rows)
         if estimate > cap:

@@ -942,7 +942,11 @@ def review_queue(request: HttpRequest) -> HttpResponse:
         page = keyset_page(
             filterset.qs, ordered_keys(keys[:-1], keys[-1].descending), params
         )
-        page.total = total_of(filterset.qs, page)
+        # Counted along the queue's own index (claim_queue_idx), whatever the
+        # sort: unordered, PostgreSQL read the table from its start instead.
+        page.total = total_of(
+            filterset.qs.order_by("waiting_since", "pk"), page, ordered=True
+        )
     for claim in page.object_list:
         claim.four_eyes = rules.involvement_reason(claim)
     for name in ("page", "after", "before"):

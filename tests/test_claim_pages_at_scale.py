@@ -128,6 +128,36 @@ def test_a_long_list_says_how_many_without_counting_them_all(
             assert "LIMIT" in sql, sql
 
 
+@pytest.mark.parametrize("sort", sorted(QUEUE_ORDER))
+def test_the_queue_counts_along_its_own_index(
+    awkward_claims, rita, as_user, monkeypatch, sort
+):
+    """The queue page's count and the navigation's badge stop after their caps,
+    walking the queue's partial index in its order (claim_queue_idx): without an
+    order, PostgreSQL counted the badge by reading the claims table from its
+    start until enough rows matched (a million-claim run showed the plan), a
+    read of the whole table when the claims in review are the newest."""
+    monkeypatch.setattr(pagination, "PAGE_SIZE", 4)
+    monkeypatch.setattr(pagination, "COUNT_CAP", 5)
+    if connection.vendor == "postgresql":
+        # Count, not estimate, so that the count's query is made.
+        monkeypatch.setattr(pagination, "planner_estimate", lambda rows: 0)
+    client = as_user(rita)
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(reverse("claims:review_queue"), {"sort": sort})
+    assert len(response.context["page"].object_list) == 4
+    assert response.context["page"].total.number == 5
+    counts = [q["sql"] for q in queries if q["sql"].startswith("SELECT COUNT(*)")]
+    assert len(counts) == 2
+    waiting = 'COALESCE("claims_claim"."submitted_at", "claims_claim"."created_at")'
+    for cap, count in zip((6, 100), sorted(counts, key=len), strict=True):
+        # The order by the expression, or by the first column when it is that.
+        opening = "SELECT COUNT(*) FROM (SELECT "  # noqa: S608 - not a query
+        selects_it_first = count.startswith(opening + waiting)
+        by = "1" if selects_it_first else re.escape(waiting)
+        assert re.search(rf"ORDER BY {by} ASC, .* LIMIT {cap}\)", count), count
+
+
 def test_a_short_list_counts_exactly_at_no_cost(awkward_claims, alice, as_user):
     client = as_user(alice)
     with CaptureQueriesContext(connection) as queries:

@@ -15,14 +15,20 @@ NAV_COUNT_CAP = 99
 @register.simple_tag
 def waiting_for_review(user) -> str:
     """Claims in review or flagged for re-review that four-eyes lets this
-    reviewer rule on: one bounded COUNT query, and none at all for anyone else."""
+    reviewer rule on: one bounded COUNT query, and none at all for anyone else.
+
+    It walks the queue's partial index in the queue's order (claim_queue_idx):
+    without an order, PostgreSQL may count by reading the claims table from its
+    start until enough rows match, which reads all of it when the claims in
+    review are the newest."""
     if not getattr(user, "is_reviewer", False):
         return "0"
     waiting = (
         Claim.objects.visible_to(user)
         .awaiting_review()
         .not_involving(user)
-        .order_by()[: NAV_COUNT_CAP + 1]
+        .with_waiting_since()
+        .order_by("waiting_since", "pk")[: NAV_COUNT_CAP + 1]
         .count()
     )
     return f"{NAV_COUNT_CAP}+" if waiting > NAV_COUNT_CAP else str(waiting)
