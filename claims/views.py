@@ -29,7 +29,7 @@ from django.utils import timezone
 from analysts.models import AuditEntry
 from claims import filters, pagination
 from claims.confirmation import likelihood_term
-from claims.confirmation_store import explanations
+from claims.confirmation_store import explanation_on_page, explanations
 from claims.filters import ClaimFilter
 from claims.models import Citation, Claim, Level, LikelihoodTerm, Relation
 from claims.pagination import (
@@ -456,7 +456,8 @@ def render_claim_page(
         )
     )
     relations = Relation.objects.involving(claim)
-    if not visible.is_every_claim():
+    every_claim = visible.is_every_claim()
+    if not every_claim:
         # A reader who does not see every claim sees the links to those they see
         # (today every staff member sees all: the two subqueries would only
         # cost the planner, 6 of the query's 9 ms at a million claims).
@@ -494,7 +495,10 @@ def render_claim_page(
                 r for r in relations if r.kind == Relation.Kind.CONTRADICTS
             ],
             "reviews": reviews,
-            "explanation": explanations([claim.pk]).get(claim.pk, ()),
+            # Computed from what the page has read, when that is every relation.
+            "explanation": explanation_on_page(claim, citations, relations)
+            if every_claim
+            else explanations([claim.pk]).get(claim.pk, ()),
             "audit_entries": audit_trail(claim, citations, relations),
             "audit_limit": AUDIT_LIMIT,
             "can_edit": can_edit,

@@ -73,6 +73,9 @@ def page_context(user, claim: Claim) -> dict:
 
 
 def ours_and_reference(context: dict) -> dict[str, tuple[str, str]]:
+    # The page explains the claim from what it read: as the store would.
+    claim = context["claim"]
+    assert context["explanation"] == explanations([claim.pk])[claim.pk]
     parts = {
         "citations": (
             citation_groups(context["origin_groups"]),
@@ -221,6 +224,30 @@ def rule(claim, reviewer, outcome, **extra) -> Review:
         rationale=extra.pop("rationale", f"Ruled {outcome}."),
         **extra,
     )
+
+
+@pytest.mark.parametrize("status", ["in_review", "confirmed", "refuted"])
+def test_the_page_explains_relations_of_both_kinds_and_the_ruling(alice, bob, status):
+    """The explanation the page computes from what it read carries the related
+    claims' citations by the relation's kind and says the reviewers' ruling,
+    as the store's own does."""
+    claim = ClaimFactory(logged_by=alice)
+    Claim.objects.filter(pk=claim.pk).update(status=status)
+    cited_by(claim, SourceFactory(name="Own wire", grade="B"))
+    backing, against = ClaimFactory(logged_by=bob), ClaimFactory(logged_by=bob)
+    cited_by(backing, SourceFactory(name="Backing agency", grade="A"))
+    cited_by(against, SourceFactory(name="Opposing ministry", grade="C"))
+    for other, kind in ((backing, "corroborates"), (against, "contradicts")):
+        one, two = sorted((claim, other), key=lambda c: c.pk)
+        RelationFactory(claim_a=one, claim_b=two, kind=kind, created_by=bob)
+    context = page_context(alice, Claim.objects.get(pk=claim.pk))
+    lines = context["explanation"]
+    assert lines == explanations([claim.pk])[claim.pk]
+    assert any(f"via corroborating claim #{backing.pk}" in line for line in lines)
+    assert any(f"via contradicting claim #{against.pk}" in line for line in lines)
+    ruled = [line for line in lines if line.startswith("= ruled")]
+    assert ruled == ([] if status == "in_review" else [ruled[0]])
+    assert status == "in_review" or f"ruled {status}" in ruled[0]
 
 
 def test_reviews_of_every_decision_are_the_reference_html(alice, rita):
