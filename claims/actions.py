@@ -7,7 +7,7 @@ admin, the API and imports all call these rather than saving models directly.
 
 import json
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from contextvars import ContextVar
 
 from django.core.serializers.json import DjangoJSONEncoder
@@ -350,8 +350,9 @@ def change_grade(actor, source: Source, new_grade: str, rationale: str) -> int:
 def save_source(actor, source: Source, grade_rationale: str = "") -> int:
     """Create or change a source. A changed "part of" (or origin) re-derives the
     origin of the whole lineage below it and recomputes the claims citing any of
-    it, as a changed name does for the claims naming it; a changed grade goes
-    through change_grade with its rationale."""
+    it; a changed grade goes through change_grade with its rationale. A changed
+    name recomputes nothing: no stored value depends on it, and the explanations
+    that name the source are computed when shown."""
     if source.pk is None:
         source.save()
         record(actor, Action.CREATE, source, after=snapshot(source))
@@ -370,28 +371,14 @@ def save_source(actor, source: Source, grade_rationale: str = "") -> int:
     before = snapshot(previous)
     source.save()
     changed = 0
-    # Explanations name each citing source and its origin: a move reaches every
-    # source below this one, a rename the ones it names or is the origin of.
-    reached = set()
+    # A move reaches every source below this one, whose origin it changes.
     moved = (previous.parent_id, previous.origin_id) != (
         source.parent_id,
         source.origin_id,
     )
     if moved:
-        reached |= set(Source.objects.lineage_of(source).values_list("pk", flat=True))
-    if previous.name != source.name:
-        reached |= set(
-            Source.objects.filter(Q(pk=source.pk) | Q(origin_id=source.pk))
-            .order_by()
-            .values_list("pk", flat=True)
-        )
-    if reached:
-        from sources import reliability
-
-        # A rename changes the explanations' wording, not who supports what:
-        # the reliability aggregates need no refresh unless the source moved.
-        with nullcontext() if moved else reliability.unaffected():
-            changed += recompute_claims(claims_depending_on_sources(reached))
+        reached = set(Source.objects.lineage_of(source).values_list("pk", flat=True))
+        changed += recompute_claims(claims_depending_on_sources(reached))
     record(actor, Action.UPDATE, source, before=before, after=snapshot(source))
     if new_grade != previous.grade:
         changed += change_grade(
