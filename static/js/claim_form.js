@@ -86,6 +86,10 @@
         .catch(function () { /* The server checks again on save. */ });
     }, 600);
     statement.addEventListener("input", refresh);
+    // A statement typed before this script ran (the page still loading) came
+    // with no input event heard: look it up now, unless the server has
+    // already shown what it found (the page again after an error).
+    if (!slot.innerHTML.trim() && statement.value.trim()) refresh();
   }
 
   // Picking the other claim of a relation ------------------------------------

@@ -146,3 +146,21 @@ def test_an_analyst_logs_corroborates_and_finds_a_claim(
     expect(page).to_have_url(claim_url)
 
     assert browser_problems == []
+
+
+def test_a_statement_typed_while_the_page_loads_is_looked_up(
+    page: Page, demo, browser_problems
+):
+    """The entry page's script arrives after the analyst has typed: the similar
+    claims still show, without another keystroke."""
+    held = []
+    page.route("**/js/claim_form.js", lambda route: held.append(route))
+    sign_in(page, "alice", demo["alice"])
+    page.goto("/claims/new/", wait_until="commit")
+    page.get_by_label("Statement").fill(STATEMENT)
+    while not held:
+        page.wait_for_timeout(50)
+    similar = page.get_by_role("region", name="Similar claims already logged")
+    expect(similar).to_have_count(0)
+    held[0].continue_()
+    expect(similar).to_contain_text("shipped to Vladivostok")
