@@ -34,7 +34,7 @@ from contextlib import contextmanager
 from typing import NamedTuple
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections
-from django.db.models import BooleanField, ExpressionWrapper, Q
+from django.db.models import BooleanField, ExpressionWrapper, Q, Value
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 
@@ -201,11 +201,14 @@ class _Batch:
         self._statements: dict[int, str] | None = None
 
     @staticmethod
-    def read(ids: Sequence[int]) -> _Read:
+    def read(ids: Sequence[int], names: bool = True) -> _Read:
         """The batch's three queries, their rows as the driver gives them and
         nothing more done with them: a recomputation runs this in its database
         thread, whose Python work holds up the queries that follow, and builds
-        the batch from the rows in the computing thread."""
+        the batch from the rows in the computing thread. Without ``names`` the
+        sources' and origins' names are read as empty: no stored value depends
+        on them, only the explanation (a recomputation computes none), and two
+        joins of each citations read go."""
         relations = _fetch(_relations_touching(ids))
         wanted = set(ids)
         related = set()
@@ -215,7 +218,7 @@ class _Batch:
             if b in wanted:
                 related.add(a)
         # The batch's citations and those of every claim one relation away.
-        citations = _citation_rows(wanted | related)
+        citations = _citation_rows(wanted | related, names)
         stored = _fetch(
             Claim.objects.filter(pk__in=id_list(ids))
             .order_by("pk")
@@ -292,9 +295,10 @@ class _Batch:
         )
 
 
-def _citation_rows(claim_ids: Iterable[int]) -> list[tuple]:
+def _citation_rows(claim_ids: Iterable[int], names: bool = True) -> list[tuple]:
     """The claims' citations, each row the claim's id and then a Row, as the
-    driver gives them (SQLite's retracted flag as 0 or 1). A source with no
+    driver gives them (SQLite's retracted flag as 0 or 1), the names empty
+    without ``names`` (see ``_Batch.read``). A source with no
     origin stored yet is its own origin. Whether the document is retracted is
     read from the few retracted ones (their partial index), not by joining
     every citation to its document: that join read all the documents for each
@@ -307,9 +311,9 @@ def _citation_rows(claim_ids: Iterable[int]) -> list[tuple]:
             "claim_id",
             "id",
             "source_id",
-            "source__name",
+            "source__name" if names else Value(""),
             Coalesce("source__origin_id", "source_id"),
-            Coalesce("source__origin__name", "source__name"),
+            Coalesce("source__origin__name", "source__name") if names else Value(""),
             "source__grade",
             "credibility",
             "supports",
@@ -601,14 +605,14 @@ def recompute_claims(claim_ids: Iterable[int], flag_rereview: bool = True) -> in
     changed = 0
     chunks = list(_chunks(ids, BATCH))
     with _database_work(overlap=len(chunks) > 1) as database:
-        reading = database.submit(_Batch.read, chunks[0]) if chunks else None
+        reading = database.submit(_Batch.read, chunks[0], False) if chunks else None
         writes = []
         for index in range(len(chunks)):
             rows = _outcome(reading, writes)
             if index + 1 < len(chunks):
                 # Batches share no claim, and a batch reads nothing a write of
                 # another changes: the next one is read while this one computes.
-                reading = database.submit(_Batch.read, chunks[index + 1])
+                reading = database.submit(_Batch.read, chunks[index + 1], False)
             batch = _Batch(chunks[index], rows)
             del rows
             dirty = []

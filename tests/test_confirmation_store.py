@@ -797,6 +797,16 @@ def test_the_raw_reads_give_what_the_orm_reads_gave(world):
     assert any(row[3] != row[1] for rows in raw.rows.values() for row in rows)
     assert agency.pk in {row[3] for rows in raw.rows.values() for row in rows}
     assert [claim.pk for claim in raw.stored] == sorted(ids[:4])
+    # A recomputation reads no names: the same rows with them empty, the same
+    # stored results.
+    bare = confirmation_store._Batch(ids, confirmation_store._Batch.read(ids, False))
+    assert {pk: sorted(rows) for pk, rows in bare.rows.items()} == {
+        pk: sorted((*row[:2], "", row[3], "", *row[5:]) for row in rows)
+        for pk, rows in raw.rows.items()
+    }
+    assert [bare.compute(claim) for claim in bare.stored] == [
+        raw.compute(claim) for claim in raw.stored
+    ]
     for claim in raw.stored:
         assert raw.compute(claim, explain=True) == confirmation.compute(
             raw.inputs(claim)
