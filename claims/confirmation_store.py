@@ -9,8 +9,8 @@ with the pure engine from those rows as they are (``claims.confirmation.
 compute_rows``, without the explanation, which is not stored); and writes the
 claims whose result changed with one UPDATE joined to the new values. Ids and
 values travel as one parameter per column (PostgreSQL arrays, SQLite JSON),
-never one per claim, so a grade change
-that reaches 100,000 claims costs a few dozen queries. On PostgreSQL those
+never one per claim, so a grade change that reaches 100,000 claims costs a few
+dozen queries. On PostgreSQL those
 queries run in a second thread, on the same connection, while this one computes
 (``_database_work``).
 
@@ -174,24 +174,10 @@ class _Batch:
         """The batch from its rows: ``read`` if given (``_Batch.read(ids)`` run
         elsewhere, as a recomputation's database thread does), else read now."""
         relations, citations, stored = read if read is not None else self.read(ids)
-        wanted = set(ids)
-        pairs: dict[int, set[tuple[int, bool]]] = defaultdict(set)
-        for a, b, kind in relations:
-            corroborates = kind == Relation.Kind.CORROBORATES
-            if a in wanted:
-                pairs[a].add((b, corroborates))
-            if b in wanted:
-                pairs[b].add((a, corroborates))
+        pairs = _related(relations, set(ids))
         self.related_of = {pk: sorted(others) for pk, others in pairs.items()}
         self.related_ids = {other for others in pairs.values() for other, _ in others}
-
-        if connection.vendor == "sqlite":
-            # An expression's value has no declared type for sqlite3 to turn
-            # into a bool: 0 or 1.
-            citations = [(*row[:-1], bool(row[-1])) for row in citations]
-        self.rows: dict[int, list[Row]] = defaultdict(list)
-        for row in citations:
-            self.rows[row[0]].append(row[1:])
+        self.rows = _rows_by_claim(citations)
 
         self.stored = []
         for pk, status, needs_rereview, *counts_and_values in stored:
@@ -202,8 +188,9 @@ class _Batch:
 
     @staticmethod
     def read(ids: Sequence[int], names: bool = True) -> _Read:
-        """The batch's three queries, their rows as the driver gives them and
-        nothing more done with them: a recomputation runs this in its database
+        """The batch's three queries, their rows as the driver gives them (but
+        for SQLite's retracted flags, see ``_citation_rows``) and nothing more
+        done with them: a recomputation runs this in its database
         thread, whose Python work holds up the queries that follow, and builds
         the batch from the rows in the computing thread. Without ``names`` the
         sources' and origins' names are read as empty: no stored value depends
@@ -211,12 +198,8 @@ class _Batch:
         joins of each citations read go."""
         relations = _fetch(_relations_touching(ids))
         wanted = set(ids)
-        related = set()
-        for a, b, _kind in relations:
-            if a in wanted:
-                related.add(b)
-            if b in wanted:
-                related.add(a)
+        pairs = _related(relations, wanted).values()
+        related = {other for others in pairs for other, _ in others}
         # The batch's citations and those of every claim one relation away.
         citations = _citation_rows(wanted | related, names)
         stored = _fetch(
@@ -295,16 +278,39 @@ class _Batch:
         )
 
 
+def _related(
+    relations: Iterable[tuple[int, int, str]], wanted: set[int]
+) -> dict[int, set[tuple[int, bool]]]:
+    """For each wanted claim, the claims one relation away, each with whether
+    the relation corroborates; from (claim_a_id, claim_b_id, kind) rows."""
+    pairs: dict[int, set[tuple[int, bool]]] = defaultdict(set)
+    for a, b, kind in relations:
+        corroborates = kind == Relation.Kind.CORROBORATES
+        if a in wanted:
+            pairs[a].add((b, corroborates))
+        if b in wanted:
+            pairs[b].add((a, corroborates))
+    return pairs
+
+
+def _rows_by_claim(citations: Iterable[tuple]) -> dict[int, list[Row]]:
+    """``_citation_rows``' rows as each claim's list of Rows."""
+    rows: dict[int, list[Row]] = defaultdict(list)
+    for row in citations:
+        rows[row[0]].append(row[1:])
+    return rows
+
+
 def _citation_rows(claim_ids: Iterable[int], names: bool = True) -> list[tuple]:
     """The claims' citations, each row the claim's id and then a Row, as the
-    driver gives them (SQLite's retracted flag as 0 or 1), the names empty
-    without ``names`` (see ``_Batch.read``). A source with no
+    driver gives them but for the retracted flag, a bool on both databases; the
+    names empty without ``names`` (see ``_Batch.read``). A source with no
     origin stored yet is its own origin. Whether the document is retracted is
     read from the few retracted ones (their partial index), not by joining
     every citation to its document: that join read all the documents for each
     batch, about half of the read's time in a grade change at a million
     claims."""
-    return _fetch(
+    rows = _fetch(
         Citation.objects.filter(claim_id__in=id_list(claim_ids))
         .order_by()
         .values_list(
@@ -322,6 +328,11 @@ def _citation_rows(claim_ids: Iterable[int], names: bool = True) -> list[tuple]:
             ),
         )
     )
+    if connection.vendor == "sqlite":
+        # An expression's value has no declared type for sqlite3 to turn into a
+        # bool: 0 or 1. (SQLite runs no database thread; see _database_work.)
+        rows = [(*row[:-1], bool(row[-1])) for row in rows]
+    return rows
 
 
 def _relations_touching(ids: Iterable[int]):
@@ -772,20 +783,11 @@ def explanation_on_page(
         for citation in citations
     ]
     others = sorted(
-        {
-            (
-                relation.claim_b_id
-                if relation.claim_a_id == claim.pk
-                else relation.claim_a_id,
-                relation.kind == Relation.Kind.CORROBORATES,
-            )
-            for relation in relations
-        }
+        _related([(r.claim_a_id, r.claim_b_id, r.kind) for r in relations], {claim.pk})[
+            claim.pk
+        ]
     )
-    rows: dict[int, list[Row]] = defaultdict(list)
-    if others:
-        for row in _citation_rows({other for other, _ in others}):
-            rows[row[0]].append((*row[1:-1], bool(row[-1])))
+    rows = _rows_by_claim(_citation_rows({o for o, _ in others}) if others else ())
     ruling = claim.status if claim.status in confirmation.RULINGS else None
     return confirmation.compute_rows(
         own,
