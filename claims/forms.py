@@ -382,12 +382,36 @@ class QuietMixin:
         super().full_clean()
 
 
+class ChecksConstraintsItself:
+    """A model form that vouches for the check constraints named in
+    ``checked_by_form``: its own cleaning refuses what they refuse, with a
+    message on the field, or it does not edit the fields they read. Django
+    would otherwise ask the database about each one for every row posted
+    (claims.models.ConstraintsCheckedByForm)."""
+
+    checked_by_form: frozenset[str] = frozenset()
+
+    def _post_clean(self) -> None:
+        self.instance._checked_by_form = self.checked_by_form
+        try:
+            super()._post_clean()
+        finally:
+            del self.instance._checked_by_form
+
+
 # --------------------------------------------------------------------------
 # The claim
 # --------------------------------------------------------------------------
 
 
-class ClaimForm(QuietMixin, forms.ModelForm):
+class ClaimForm(ChecksConstraintsItself, QuietMixin, forms.ModelForm):
+    checked_by_form = frozenset(
+        {
+            "claim_quantity_low_le_high",  # _clean_quantity
+            "claim_time_start_le_end",  # _clean_time
+            "claim_likelihood_probability",  # computed, not edited
+        }
+    )
     quantity_low = QuantityField(
         label="From", required=False, max_digits=20, decimal_places=2
     )
@@ -595,7 +619,13 @@ class ClaimForm(QuietMixin, forms.ModelForm):
 SUPPORT_CHOICES = [("True", "supports"), ("False", "denies")]
 
 
-class CitationForm(QuietMixin, forms.ModelForm):
+class CitationForm(ChecksConstraintsItself, QuietMixin, forms.ModelForm):
+    checked_by_form = frozenset(
+        {
+            "citation_credibility_2_to_6",  # the field's choices
+            "citation_grade_at_citation_admiralty",  # the source's, not edited
+        }
+    )
     supports = forms.TypedChoiceField(
         label="The source",
         choices=SUPPORT_CHOICES,
@@ -793,7 +823,9 @@ CitationFormSet = forms.modelformset_factory(
 # --------------------------------------------------------------------------
 
 
-class RelationForm(QuietMixin, forms.ModelForm):
+class RelationForm(ChecksConstraintsItself, QuietMixin, forms.ModelForm):
+    # Its ends are not fields; clean_other_claim refuses the claim itself.
+    checked_by_form = frozenset({"relation_ordered_pair_not_self"})
     other_claim = forms.CharField(
         label="Other claim",
         max_length=2100,

@@ -9,6 +9,26 @@ from django.urls import reverse
 from sources.models import GRADE_VALUES, Document, Grade, Source
 
 
+class ConstraintsCheckedByForm:
+    """A model whose entry form may vouch for some of its check constraints.
+
+    Django validates a model form's instance against each check constraint by
+    asking the database (a savepoint and a query each) after building an
+    expression for every field: on the entry page a few milliseconds a post.
+    A form whose own checks cover a constraint, with a field-level message, or
+    that does not edit its fields, names it in ``checked_by_form``
+    (claims.forms.ChecksConstraintsItself); the database still enforces it.
+    """
+
+    _checked_by_form: frozenset[str] = frozenset()
+
+    def get_constraints(self):
+        return [
+            (model, [c for c in constraints if c.name not in self._checked_by_form])
+            for model, constraints in super().get_constraints()
+        ]
+
+
 class Level(models.TextChoices):
     """The word lists use for how confirmed a claim is."""
 
@@ -164,7 +184,7 @@ class ClaimQuerySet(models.QuerySet):
         return self.select_related("topic", "logged_by")
 
 
-class Claim(models.Model):
+class Claim(ConstraintsCheckedByForm, models.Model):
     """One statement, in one sentence, with optional structured facets.
 
     The confirmation fields are computed from the claim's citations, relations,
@@ -433,7 +453,7 @@ def excerpt_digest(excerpt: str) -> str:
     return hashlib.sha256(normalized.encode("utf-8")).hexdigest()
 
 
-class Citation(models.Model):
+class Citation(ConstraintsCheckedByForm, models.Model):
     """Source S supports (or denies) claim C in document D, with the verbatim
     excerpt and the analyst's credibility rating of that report on its own."""
 
@@ -513,7 +533,7 @@ class RelationQuerySet(models.QuerySet):
         return self.filter(Q(claim_a=claim) | Q(claim_b=claim))
 
 
-class Relation(models.Model):
+class Relation(ConstraintsCheckedByForm, models.Model):
     """Two claims corroborate or contradict each other; symmetric, so one row per
     pair with the lower id first."""
 

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 from django.db import IntegrityError, connection
+from django.db.models import CheckConstraint
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
@@ -13,7 +14,14 @@ from analysts.models import AuditEntry
 from claims import actions
 from claims.confirmation import MODEL_VERSION
 from claims.confirmation_store import explanations
-from claims.forms import ClaimEntry, parse_time_text, similar_claims
+from claims.forms import (
+    CitationForm,
+    ClaimEntry,
+    ClaimForm,
+    RelationForm,
+    parse_time_text,
+    similar_claims,
+)
 from claims.models import Citation, Claim, Place, Relation, Topic
 from sources.models import Document, Source
 from tests.conftest import on_postgres
@@ -583,6 +591,14 @@ def test_the_edit_page_costs_the_same_whatever_the_rows(
     assert queries_for(2) == queries_for(12)
 
 
+def statements(queries: CaptureQueriesContext) -> int:
+    """The statements run, less those that make the reliability refresh's
+    temporary tables and prepare its statements: once per connection,
+    whatever the rows."""
+    once = ("PREPARE ", "CREATE TEMP TABLE reliability_")
+    return sum(not q["sql"].startswith(once) for q in queries)
+
+
 def logging_with(rows: int, bob, essay) -> dict:
     """The entry page's POST with this many citations and relations."""
     sources = [SourceFactory() for _ in range(rows)]
@@ -613,7 +629,7 @@ def test_saving_a_logged_claim_costs_the_same_queries_for_1_or_5_citations(
         assert Relation.objects.involving(claim).count() == rows
         assert AuditEntry.objects.filter(model="claims.citation").count() >= rows
         assert claim_recomputed(claim)
-        return len(queries)
+        return statements(queries)
 
     assert queries_for(1) == queries_for(5)
 
@@ -634,9 +650,51 @@ def test_logging_a_claim_costs_the_same_queries_for_1_or_5_citations(
         claim = Claim.objects.get(statement=data["statement"])
         assert claim.citations.count() == rows
         assert Relation.objects.involving(claim).count() == rows
-        return len(queries)
+        return statements(queries)
 
     assert queries_for(1) == queries_for(5)
+
+
+def test_logging_a_claim_asks_the_database_nothing_its_forms_checked(
+    as_user, alice, bob, essay
+):
+    """The entry's forms check their own constraints (the quantity and time
+    ranges, the credibility's choices, a relation's other end); Django would ask
+    the database about each one, a savepoint and a query apiece."""
+    data = logging_with(2, bob, essay)
+    data.update(
+        quantity_low="1500", quantity_high="2000", quantity_unit="troops",
+        time_start="2024-10-08", time_end="2024-10-13",
+    )  # fmt: skip
+    with CaptureQueriesContext(connection) as queries:
+        assert as_user(alice).post(CREATE, data).status_code == 302
+    claim = Claim.objects.get(statement=data["statement"])
+    assert (claim.quantity_low, claim.time_end) == (1500, date(2024, 10, 13))
+    assert not [q["sql"] for q in queries if '"_check"' in q["sql"]]
+
+
+def test_the_constraints_a_form_vouches_for_are_its_models_checks():
+    for form in (ClaimForm, CitationForm, RelationForm):
+        checks = {
+            constraint.name
+            for constraint in form._meta.model._meta.constraints
+            if isinstance(constraint, CheckConstraint)
+        }
+        assert form.checked_by_form <= checks, form
+
+
+@pytest.mark.parametrize("credibility", ["1", "7", "x"])
+def test_a_credibility_outside_the_scale_is_a_field_error(
+    as_user, alice, essay, nis, credibility
+):
+    data = entry(
+        confirm_new="on", citations=[citation(essay, nis, credibility=credibility)]
+    )
+    response = as_user(alice).post(CREATE, data)
+
+    assert response.status_code == 200
+    assert "Select a valid choice." in response.content.decode()
+    assert not Claim.objects.exists()
 
 
 def test_a_second_editor_is_refused_and_told_who_changed_what(as_user, alice, ada):
