@@ -1074,7 +1074,7 @@ class _Prepared:
             f"to_regclass('pg_temp.{table}') IS NULL" for table in fills
         )
         cursor.execute(
-            f"SELECT {missing}, ARRAY(SELECT name FROM pg_prepared_statements "
+            f"SELECT {missing}, ARRAY(SELECT name FROM pg_prepared_statements "  # noqa: S608 - our table names
             "WHERE name LIKE 'reliability\\_%')"
         )
         *absent, prepared = cursor.fetchone()
