@@ -11,8 +11,10 @@ from analysts.models import AuditEntry
 SECRET_FIELDS = frozenset({"password"})
 
 
-def snapshot(obj: models.Model) -> dict:
-    """The record's concrete fields (and many-to-many ids) as JSON-safe values."""
+def snapshot(obj: models.Model, many: dict[str, list] | None = None) -> dict:
+    """The record's concrete fields (and many-to-many ids) as JSON-safe values;
+    ``many`` gives the ids of many-to-many fields already known (a record just
+    created with them) rather than read."""
     data = {}
     for field in obj._meta.concrete_fields:
         if field.attname in SECRET_FIELDS:
@@ -20,9 +22,11 @@ def snapshot(obj: models.Model) -> dict:
         data[field.attname] = getattr(obj, field.attname)
     if obj.pk is not None:
         for field in obj._meta.many_to_many:
-            data[field.name] = sorted(
-                getattr(obj, field.name).values_list("pk", flat=True)
-            )
+            if many is not None and field.name in many:
+                ids = many[field.name]
+            else:
+                ids = getattr(obj, field.name).values_list("pk", flat=True)
+            data[field.name] = sorted(set(ids))
     return json.loads(json.dumps(data, cls=DjangoJSONEncoder))
 
 

@@ -178,14 +178,22 @@ def save_claim(
         from sources import reliability
 
         reliability.claim_edited(claim)
-    if places is not None:
+    known = None
+    if creating:
+        # A new claim has no places to read first, and its audit entry lists
+        # the places given rather than read them back.
+        places = list(places or [])
+        if places:
+            claim.places.add(*places)
+        known = {"places": [getattr(place, "pk", place) for place in places]}
+    elif places is not None:
         claim.places.set(places)
     record(
         actor,
         Action.CREATE if creating else Action.UPDATE,
         claim,
         before=before,
-        after=snapshot(claim),
+        after=snapshot(claim, known),
     )
     if creating:
         deferred = _deferred.get()

@@ -435,6 +435,25 @@ def test_a_range_is_kept_and_picked_places_join_typed_ones(as_user, alice):
     assert Place.objects.count() == 2
 
 
+def test_a_logged_claims_audit_entry_lists_the_places_it_was_given(as_user, alice):
+    """A new claim's places are added and recorded as given, not read back:
+    the same place picked and typed is listed once."""
+    vladivostok = Place.objects.create(name="Vladivostok")
+    data = entry(places=vladivostok.pk, new_places="vladivostok, Wonsan")
+    as_user(alice).post(CREATE, {**data, "confirm_new": "on"})
+    claim = Claim.objects.get()
+    logged = AuditEntry.objects.get(model="claims.claim", action="create")
+    assert logged.after["places"] == sorted(claim.places.values_list("pk", flat=True))
+    assert len(logged.after["places"]) == 2
+
+    with CaptureQueriesContext(connection) as queries:
+        as_user(alice).post(CREATE, entry(statement="No place.", confirm_new="on"))
+    claim = Claim.objects.get(statement="No place.")
+    logged = AuditEntry.objects.get(object_id=str(claim.pk), action="create")
+    assert logged.after["places"] == []
+    assert not [q for q in queries if "claims_claim_places" in q["sql"]]
+
+
 def test_an_existing_topic_is_reused_whatever_its_case(as_user, alice):
     topic = Topic.objects.create(name="North Korean troops in Russia")
     as_user(alice).post(
