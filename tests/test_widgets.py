@@ -11,7 +11,10 @@ from tests.hostile import HOSTILE
 
 CHOICES = [
     ("", "any"),
+    (None, "none"),
     ("a", "Alpha"),
+    ("a", "Alpha again: only the first is selected, without multiple"),
+    (1, "a number"),
     ("b&c", 'Bravo "& Charlie"'),
     ("Group", [("g1", "<b>inside</b>"), ("g2", "Two")]),
     *[(f"h{i}", text) for i, text in enumerate(HOSTILE)],
@@ -23,7 +26,7 @@ def same_html(ours: str, django: str) -> None:
     assert parse_html(ours) == parse_html(django)
 
 
-@pytest.mark.parametrize("value", [None, "", "a", "b&c", "g1", "h0", "unknown"])
+@pytest.mark.parametrize("value", [None, "", "a", 1, "1", "b&c", "g1", "h0", "unknown"])
 @pytest.mark.parametrize(
     "attrs", [None, {"id": "id_x", "required": True, "disabled": False}]
 )
@@ -33,7 +36,7 @@ def test_a_select_renders_as_django_renders_it(value, attrs):
     same_html(ours, django)
 
 
-@pytest.mark.parametrize("value", [[], ["a"], ["a", "g2"], ["h1", "b&c"]])
+@pytest.mark.parametrize("value", [[], [""], ["a"], ["a", "g2"], ["h1", "b&c", 1]])
 def test_a_multiple_select_renders_as_django_renders_it(value):
     ours = FastSelectMultiple(choices=CHOICES).render("x", value, {"id": "id_x"})
     django = forms.SelectMultiple(choices=CHOICES).render("x", value, {"id": "id_x"})
