@@ -2,9 +2,12 @@
 
 import html
 import unicodedata
+from functools import lru_cache
 
 from django.utils.functional import Promise
 from django.utils.text import Truncator
+from django.utils.timesince import TIME_STRINGS, timesince
+from django.utils.translation import get_language
 
 
 def esc(value) -> str:
@@ -30,3 +33,28 @@ def truncated(value, length: int) -> str:
     if short.isascii() and length > 1:
         return esc(f"{short[: length - 1]}…")
     return esc(Truncator(text).chars(length))
+
+
+@lru_cache(maxsize=512)
+def _time_string(language: str | None, unit: str, number: int) -> str:
+    return str(TIME_STRINGS[unit] % {"num": number})
+
+
+class _TimeString:
+    """One of timesince's unit strings ("%(num)d days"), each number's text
+    translated once per language rather than on every call."""
+
+    def __init__(self, unit: str) -> None:
+        self.unit = unit
+
+    def __mod__(self, values: dict) -> str:
+        return _time_string(get_language(), self.unit, values["num"])
+
+
+_TIME_STRINGS = {unit: _TimeString(unit) for unit in TIME_STRINGS}
+
+
+def time_since(moment, now) -> str:
+    """timesince(moment, now), its words looked up once per number: a page of
+    fifty waiting times spent a tenth of its time translating them."""
+    return timesince(moment, now, time_strings=_TIME_STRINGS)

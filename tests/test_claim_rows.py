@@ -9,8 +9,13 @@ from django.template import Context, Engine
 from django.test import override_settings
 from django.test.html import parse_html
 from django.urls import reverse
+from django.utils import translation
+from django.utils.timesince import timesince
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from claims import review as rules
+from claims.markup import time_since
 from claims.models import Claim
 from claims.templatetags.claim_rows import claim_rows, queue_rows
 from tests.factories import ClaimFactory, PlaceFactory, TopicFactory
@@ -166,3 +171,23 @@ def test_rows_times_and_places_are_the_reference_rows_html(alice, rita, zone):
             reference_rows(claims, "queue_row.html")
         )
         assert "Kursk, Kursk Oblast, Vladivostok" in claim_rows(claims)
+
+
+@given(
+    moment=st.datetimes(
+        min_value=datetime.datetime(2000, 1, 1),
+        max_value=datetime.datetime(2030, 1, 1),
+        timezones=st.just(datetime.UTC),
+    ),
+    later=st.timedeltas(
+        min_value=datetime.timedelta(0), max_value=datetime.timedelta(days=4000)
+    ),
+    language=st.sampled_from(["en", "de", "fr"]),
+)
+@settings(max_examples=300, deadline=None)
+def test_the_waiting_time_reads_as_djangos_timesince(moment, later, language):
+    """The queue's waiting time looks each number's words up once per language:
+    the same words as Django's, in whatever language is active."""
+    now = moment + later
+    with translation.override(language):
+        assert time_since(moment, now) == timesince(moment, now)

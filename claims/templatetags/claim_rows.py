@@ -15,9 +15,8 @@ from django import template
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
-from django.utils.timesince import timesince
 
-from claims.markup import esc, truncated
+from claims.markup import esc, time_since, truncated
 from claims.models import Claim
 
 register = template.Library()
@@ -176,7 +175,7 @@ def claim_rows(claims) -> SafeString:
     )
 
 
-def queue_row(claim, detail_prefix: str, places: str) -> str:
+def queue_row(claim, detail_prefix: str, places: str, now) -> str:
     """A row of the review queue: the claim list's facets, the submission note,
     how long it has waited and whether four-eyes lets the reader rule on it."""
     note = ""
@@ -203,7 +202,7 @@ def queue_row(claim, detail_prefix: str, places: str) -> str:
         f"    {flag}</td>\n"
         f"{_judgement_cells(claim)}"
         f'  <td class="col-date">{_time(waiting)} <span class="muted">'
-        f"({esc(timesince(waiting))})</span></td>\n"
+        f"({esc(time_since(waiting, now))})</span></td>\n"
         f'  <td class="col-four-eyes">{may_rule}</td>\n'
         "</tr>"
     )
@@ -214,6 +213,9 @@ def queue_rows(claims) -> SafeString:
     """The <tr> of each claim, as the review queue shows them."""
     prefix = _detail_prefix()
     places = place_names(claims)
+    now = timezone.now()  # one moment for the page's waiting times
     return mark_safe(  # noqa: S308
-        "".join(queue_row(claim, prefix, places.get(claim.pk, "")) for claim in claims)
+        "".join(
+            queue_row(claim, prefix, places.get(claim.pk, ""), now) for claim in claims
+        )
     )
