@@ -59,11 +59,10 @@ class PythonRenderedSelectMixin:
         for value, label in self.choices:
             if value is None:
                 value = ""
-            if isinstance(label, (list, tuple)):
+            group = isinstance(label, (list, tuple))
+            if group:
                 out.append(format_html('\n  <optgroup label="{}">', value))
-                options = label
-            else:
-                options = ((value, label),)
+            options = label if group else ((value, label),)
             for option_value, option_label in options:
                 text = str(option_value)
                 selected = (multiple or not found) and text in chosen
@@ -74,7 +73,7 @@ class PythonRenderedSelectMixin:
                     f'\n  <option value="{esc(text)}"'
                     f"{' selected' if selected else ''}>{esc(option_label)}</option>"
                 )
-            if isinstance(label, (list, tuple)):
+            if group:
                 out.append("\n  </optgroup>")
         out.append("\n</select>")
         return mark_safe("".join(out))  # noqa: S308 - every part escaped

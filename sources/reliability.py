@@ -1024,6 +1024,15 @@ def _drop_temporary(cursor) -> None:
         cursor.execute(f"DROP TABLE IF EXISTS {table}")
 
 
+def _create_temporary_sql(table: str, select: str, if_missing: str = "") -> str:
+    """PostgreSQL's kept temporary table with the columns of ``select``."""
+    assert table in TEMPORARY, table  # a name of ours, never input
+    return (
+        f"CREATE TEMP TABLE {if_missing}{table} ON COMMIT DELETE ROWS "
+        f"AS {select} WITH NO DATA"
+    )
+
+
 def _fill_temporary(cursor, table: str, select: str, params: list) -> None:
     """The temporary table ``table`` holding the rows of ``select``. On
     PostgreSQL each connection makes it once, emptied at every commit, and a
@@ -1032,11 +1041,7 @@ def _fill_temporary(cursor, table: str, select: str, params: list) -> None:
     and churned the system catalogs. Elsewhere it is made afresh."""
     assert table in TEMPORARY, table  # a name of ours, never input
     if connection.vendor == "postgresql":
-        cursor.execute(
-            f"CREATE TEMP TABLE IF NOT EXISTS {table} ON COMMIT DELETE ROWS "
-            f"AS {select} WITH NO DATA",
-            params,
-        )
+        cursor.execute(_create_temporary_sql(table, select, "IF NOT EXISTS "), params)
         cursor.execute(f"DELETE FROM {table}")  # noqa: S608 - an earlier slice's rows
         cursor.execute(f"INSERT INTO {table} {select}", params)
     else:
@@ -1069,6 +1074,7 @@ class _Prepared:
     """
 
     def __init__(self, cursor, fills: dict[str, tuple[str, list]]) -> None:
+        assert set(fills) <= set(TEMPORARY), fills  # names of ours, never input
         self.cursor = cursor
         missing = ", ".join(
             f"to_regclass('pg_temp.{table}') IS NULL" for table in fills
@@ -1080,13 +1086,8 @@ class _Prepared:
         *absent, prepared = cursor.fetchone()
         self.known = set(prepared)
         for (table, (select, params)), make in zip(fills.items(), absent, strict=True):
-            assert table in TEMPORARY, table  # a name of ours, never input
             if make:
-                cursor.execute(
-                    f"CREATE TEMP TABLE {table} ON COMMIT DELETE ROWS "
-                    f"AS {select} WITH NO DATA",
-                    params,
-                )
+                cursor.execute(_create_temporary_sql(table, select), params)
         self.queued: list[str] = []
         self.params: list = []
 
