@@ -28,13 +28,13 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import NamedTuple
 
-from django.db import DEFAULT_DB_ALIAS, connection, connections
-from django.db.models import BooleanField, ExpressionWrapper, Q, Value
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet, Value
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 
@@ -75,12 +75,27 @@ def lock_writers() -> None:
     """Wait for any other transaction that is recomputing confirmation (PostgreSQL).
 
     Held until the caller's transaction ends; taking it again in the same
-    transaction does not wait. Outside a transaction it protects nothing, which is
-    why every caller in claims.actions runs in one.
+    transaction does not wait, nor ask the database. Outside a transaction it
+    protects nothing, which is why every caller in claims.actions runs in one.
     """
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [WRITER_LOCK])
+    if connection.vendor != "postgresql":
+        return
+    if connection.in_atomic_block and any(
+        func is _writers_locked for _sids, func, _robust in connection.run_on_commit
+    ):
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [WRITER_LOCK])
+    if connection.in_atomic_block:
+        transaction.on_commit(_writers_locked)
+
+
+def _writers_locked() -> None:
+    """Nothing to do on commit: lock_writers registers it as its mark. Django
+    keeps it among the transaction's on-commit callbacks until the transaction
+    ends, and drops it when the savepoint it was registered in is rolled back,
+    which is when PostgreSQL releases a lock taken there: while it is there,
+    the lock is held."""
 
 
 # Binding many values as one ---------------------------------------------------------
@@ -95,10 +110,58 @@ def id_list(ids: Iterable[int]):
     """
     ids = [int(pk) for pk in ids]
     if connection.vendor == "postgresql":
-        return RawSQL("SELECT unnest(%s::bigint[])", [_pg_array(ids, "bigint")])
+        return RawSQL("SELECT unnest(%s::bigint[])", [_ids_parameter(ids)])
     if connection.vendor == "sqlite":
-        return RawSQL("SELECT value FROM json_each(%s)", [json.dumps(ids)])
+        return RawSQL("SELECT value FROM json_each(%s)", [_ids_parameter(ids)])
     return ids
+
+
+def _compile(queryset: QuerySet) -> tuple[str, list]:
+    return queryset.query.get_compiler(using=queryset.db).as_sql()
+
+
+def _ids_parameter(ids: list[int]) -> str:
+    """id_list's one parameter: a PostgreSQL array literal, a SQLite JSON list."""
+    if connection.vendor == "postgresql":
+        return _pg_array(ids, "bigint")
+    return json.dumps(ids)
+
+
+# An id no record has: where a compiled query's parameters hold its id_list, the
+# ids of each call go.
+_MARKER = -0x5EED5EED
+_ONE_PARAMETER = ("postgresql", "sqlite")
+_compiled: dict[tuple[str, str, str], tuple[str, tuple, tuple[int, ...]]] = {}
+
+
+def sql_for_ids(
+    name: str, build: Callable[[object], QuerySet], ids: Iterable[int]
+) -> tuple[str, list]:
+    """``build(id_list(ids))`` compiled to (sql, params), by Django once per
+    process, database and ``name``, then only given each call's ids.
+
+    A query whose one varying input is an id list bound as one parameter has the
+    same SQL every time; compiling it cost a logged claim a few milliseconds
+    inside the writers' lock, which sets how many claims a second the team can
+    log. ``name`` stands for the query ``build`` makes: one name, one query.
+    """
+    ids = [int(pk) for pk in ids]
+    key = (name, connection.alias, connection.vendor)
+    entry = _compiled.get(key)
+    if entry is None:
+        sql, params = _compile(build(id_list([_MARKER])))
+        one = connection.vendor in _ONE_PARAMETER
+        marker = _ids_parameter([_MARKER]) if one else None
+        slots = tuple(i for i, value in enumerate(params) if value == marker)
+        entry = _compiled[key] = (sql, tuple(params), slots)
+    sql, params, slots = entry
+    if not slots:  # the ids are not one parameter of it: compiled each time
+        return _compile(build(id_list(ids)))
+    params = list(params)
+    value = _ids_parameter(ids)
+    for slot in slots:
+        params[slot] = value
+    return sql, params
 
 
 def _pg_quoted(text: str) -> str:
@@ -143,13 +206,23 @@ class Stored(NamedTuple):
 Row = confirmation.Row
 
 
+def _fetch_for(
+    name: str, build: Callable[[object], QuerySet], ids: Iterable[int]
+) -> list[tuple]:
+    """_fetch(build(id_list(ids))), its SQL compiled once (sql_for_ids)."""
+    sql, params = sql_for_ids(name, build, ids)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
 def _fetch(queryset) -> list[tuple]:
     """The queryset's rows as the database driver gives them: its SQL, compiled by
     the ORM, run with one execute and one fetchall, without the ORM's per-row
     work (per-row conversion, on PostgreSQL none for the columns read here). The
     driver's values equal the ORM's for these columns: Django's SQLite backend
     has the sqlite3 module turn a "bool" column into a bool itself."""
-    sql, params = queryset.query.get_compiler(using=queryset.db).as_sql()
+    sql, params = _compile(queryset)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
@@ -196,18 +269,20 @@ class _Batch:
         sources' and origins' names are read as empty: no stored value depends
         on them, only the explanation (a recomputation computes none), and two
         joins of each citations read go."""
-        relations = _fetch(_relations_touching(ids))
+        relations = _fetch_for("relations touching", _relations_touching_query, ids)
         wanted = set(ids)
         pairs = _related(relations, wanted).values()
         related = {other for others in pairs for other, _ in others}
         # The batch's citations and those of every claim one relation away.
         citations = _citation_rows(wanted | related, names)
-        stored = _fetch(
-            Claim.objects.filter(pk__in=id_list(ids))
+        stored = _fetch_for(
+            "stored results",
+            lambda ids: Claim.objects.filter(pk__in=ids)
             .order_by("pk")
             .values_list(
                 "pk", "status", "needs_rereview", *COUNT_FIELDS, *STORED_FIELDS
-            )
+            ),
+            ids,
         )
         return relations, citations, stored
 
@@ -218,10 +293,12 @@ class _Batch:
             self._statements = {}
             if self.related_ids:
                 self._statements = dict(
-                    _fetch(
-                        Claim.objects.filter(pk__in=id_list(self.related_ids))
+                    _fetch_for(
+                        "statements",
+                        lambda ids: Claim.objects.filter(pk__in=ids)
                         .order_by()
-                        .values_list("pk", "statement")
+                        .values_list("pk", "statement"),
+                        self.related_ids,
                     )
                 )
         return self._statements
@@ -310,8 +387,9 @@ def _citation_rows(claim_ids: Iterable[int], names: bool = True) -> list[tuple]:
     every citation to its document: that join read all the documents for each
     batch, about half of the read's time in a grade change at a million
     claims."""
-    rows = _fetch(
-        Citation.objects.filter(claim_id__in=id_list(claim_ids))
+    rows = _fetch_for(
+        "citation rows" if names else "citation rows without names",
+        lambda ids: Citation.objects.filter(claim_id__in=ids)
         .order_by()
         .values_list(
             "claim_id",
@@ -326,7 +404,8 @@ def _citation_rows(claim_ids: Iterable[int], names: bool = True) -> list[tuple]:
             ExpressionWrapper(
                 Q(document_id__in=RETRACTED_DOCUMENTS), output_field=BooleanField()
             ),
-        )
+        ),
+        claim_ids,
     )
     if connection.vendor == "sqlite":
         # An expression's value has no declared type for sqlite3 to turn into a
@@ -341,11 +420,15 @@ def _relations_touching(ids: Iterable[int]):
     A UNION ALL of one lookup per end (a relation with both ends among the ids
     comes twice), rather than an OR that makes PostgreSQL scan the table.
     """
-    ids = list(ids)
+    return _relations_touching_query(id_list(ids))
+
+
+def _relations_touching_query(ids) -> QuerySet:
+    """_relations_touching with ``ids`` an id_list."""
 
     def ending(end: str):
         return (
-            Relation.objects.filter(**{f"{end}__in": id_list(ids)})
+            Relation.objects.filter(**{f"{end}__in": ids})
             .order_by()
             .values_list("claim_a_id", "claim_b_id", "kind")
         )
@@ -678,7 +761,9 @@ def with_related(claim_ids: Iterable[int]) -> set[int]:
     lock_writers()
     ids = set(claim_ids)
     for chunk in _chunks(sorted(ids), BATCH):
-        for a, b, _kind in _relations_touching(chunk):
+        for a, b, _kind in _fetch_for(
+            "relations touching", _relations_touching_query, chunk
+        ):
             ids.add(a)
             ids.add(b)
     return ids

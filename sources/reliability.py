@@ -100,7 +100,7 @@ from django.db.models.functions import (
 from django.template.defaultfilters import floatformat
 from django.utils.translation import get_language
 
-from claims.confirmation_store import id_list, lock_writers
+from claims.confirmation_store import id_list, lock_writers, sql_for_ids
 from claims.models import Citation, Claim, Review, Topic
 from sources.models import Grade, ReportDay, Source, SourceRecord, SourceSupport
 
@@ -660,16 +660,25 @@ def _cited_sql(claim_ids: list[int] | None) -> tuple[str, list]:
     """The supporting citations of these claims (all with None), each with its
     claim, source, origin and report day; compiled by Django so the report day
     is the same expression the fresh computation uses."""
-    citations = Citation.objects.filter(supports=True)
-    if claim_ids is not None:
-        citations = citations.filter(claim_id__in=id_list(claim_ids))
-    citations = citations.annotate(
-        c_claim=F("claim_id"),
-        c_source=F("source_id"),
-        c_origin=F("source__origin_id"),
-        c_day=report_date(),
-    ).values("c_claim", "c_source", "c_origin", "c_day")
-    return citations.order_by().query.sql_with_params()
+
+    def cited(ids=None):
+        citations = Citation.objects.filter(supports=True)
+        if ids is not None:
+            citations = citations.filter(claim_id__in=ids)
+        return (
+            citations.annotate(
+                c_claim=F("claim_id"),
+                c_source=F("source_id"),
+                c_origin=F("source__origin_id"),
+                c_day=report_date(),
+            )
+            .values("c_claim", "c_source", "c_origin", "c_day")
+            .order_by()
+        )
+
+    if claim_ids is None:
+        return cited().query.sql_with_params()
+    return sql_for_ids("reliability cited", cited, claim_ids)
 
 
 SUPPORT_COLUMNS = (
@@ -1193,7 +1202,9 @@ def refresh(claim_ids) -> None:
     ids = sorted({int(pk) for pk in claim_ids})
     if not ids:
         return
-    with transaction.atomic(), connection.cursor() as cursor:
+    # No savepoint of its own inside a caller's transaction (two round trips
+    # inside the writers' lock): whatever fails here fails the caller's change.
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         # One writer at a time, as for the confirmation: two refreshes of one
         # source's record would each insert it.
         lock_writers()

@@ -612,9 +612,14 @@ def test_the_edit_page_costs_the_same_whatever_the_rows(
 
 def statements(queries: CaptureQueriesContext) -> int:
     """The statements run, less those that make the reliability refresh's
-    temporary tables and prepare its statements: once per connection,
+    temporary tables and prepare its statements (once per connection) and the
+    writers' lock (once per transaction, and the test's two saves share one),
     whatever the rows."""
-    once = ("PREPARE ", "CREATE TEMP TABLE reliability_")
+    once = (
+        "PREPARE ",
+        "CREATE TEMP TABLE reliability_",
+        "SELECT pg_advisory_xact_lock",
+    )
     return sum(not q["sql"].startswith(once) for q in queries)
 
 
@@ -690,6 +695,23 @@ def test_logging_a_claim_asks_the_database_nothing_its_forms_checked(
     claim = Claim.objects.get(statement=data["statement"])
     assert (claim.quantity_low, claim.time_end) == (1500, date(2024, 10, 13))
     assert not [q["sql"] for q in queries if '"_check"' in q["sql"]]
+
+
+def test_logging_a_claim_asks_for_the_writers_lock_once(as_user, alice, bob, essay):
+    """Finding the related claims, recomputing and refreshing the reliability
+    report each need the writers' lock (PostgreSQL): the post asks for it once,
+    and the refresh opens no savepoint inside it."""
+    data = logging_with(2, bob, essay)
+    with CaptureQueriesContext(connection) as queries:
+        assert as_user(alice).post(CREATE, data).status_code == 302
+    assert claim_recomputed(Claim.objects.get(statement=data["statement"]))
+    sql = [q["sql"] for q in queries]
+    locks = [i for i, text in enumerate(sql) if "pg_advisory_xact_lock" in text]
+    if connection.vendor != "postgresql":
+        assert locks == []  # SQLite lets one writer in at a time
+        return
+    assert len(locks) == 1
+    assert [text for text in sql[locks[0] :] if text.startswith("SAVEPOINT")] == []
 
 
 def test_the_constraints_a_form_vouches_for_are_its_models_checks():

@@ -1177,3 +1177,128 @@ def test_a_failed_write_is_the_error_raised_and_nothing_is_kept(world, monkeypat
         world.grade(source, "E")
     assert len(calls) >= 2  # writes queued before the failure was seen fail too
     assert list(Claim.objects.order_by("pk").values_list("pk", "likelihood")) == before
+
+
+# Compiled once, given each call's ids ------------------------------------------------
+
+
+def test_a_query_for_ids_is_compiled_once_and_given_each_call_s_ids(world):
+    first, second, third = (world.claim() for _ in range(3))
+    built = []
+
+    def build(ids):
+        built.append(ids)
+        return Claim.objects.filter(pk__in=ids).order_by("pk").values_list("pk")
+
+    fetch = confirmation_store._fetch_for
+    name = "test: claims by id"
+
+    assert fetch(name, build, [third.pk, first.pk]) == [(first.pk,), (third.pk,)]
+    assert fetch(name, build, [second.pk]) == [(second.pk,)]
+    assert fetch(name, build, []) == []
+    assert len(built) == 1
+
+
+def test_a_query_bound_to_its_ids_twice_gets_the_call_s_ids_in_both_places(world):
+    a, b, c = (world.claim() for _ in range(3))
+    world.relate(a, b)
+    world.relate(b, c, kind="contradicts")
+    fetch = confirmation_store._fetch_for
+    name = "test: relations touching"
+    touching = confirmation_store._relations_touching_query
+
+    fetch(name, touching, [a.pk])
+    rows = sorted(fetch(name, touching, [b.pk]))
+
+    low, high = sorted((b.pk, c.pk))
+    assert rows == sorted(
+        [(min(a.pk, b.pk), max(a.pk, b.pk), "corroborates"), (low, high, "contradicts")]
+    )
+
+
+def test_a_query_without_the_ids_as_one_parameter_is_compiled_each_time(world):
+    claim = world.claim()
+    built = []
+
+    def build(ids):
+        built.append(ids)
+        return Claim.objects.filter(pk=claim.pk).values_list("pk")
+
+    name = "test: no ids bound"
+    assert confirmation_store._fetch_for(name, build, [1]) == [(claim.pk,)]
+    for other in (2, 3):
+        before = len(built)
+        assert confirmation_store._fetch_for(name, build, [other]) == [(claim.pk,)]
+        assert len(built) == before + 1
+
+
+# The writers' lock, asked of the database once a transaction (PostgreSQL) -----------
+
+
+def _writers_lock_held() -> bool:
+    key = confirmation_store.WRITER_LOCK
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+            " AND pid = pg_backend_pid() AND classid = %s AND objid = %s"
+            " AND objsubid = 1",
+            [key >> 32, key & 0xFFFFFFFF],
+        )
+        return cursor.fetchone()[0] == 1
+
+
+pg_locks = pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="an advisory lock of PostgreSQL's (SQLite lets one writer in at a time)",
+)
+
+
+def _lock_statements() -> int:
+    with CaptureQueriesContext(connection) as taken:
+        confirmation_store.lock_writers()
+    return len(taken)
+
+
+@pytest.mark.postgres_only
+@pg_locks
+def test_the_writers_lock_is_asked_for_once_a_transaction(db):
+    assert not _writers_lock_held()
+    assert _lock_statements() == 1
+    assert _lock_statements() == 0
+    with transaction.atomic():
+        assert _lock_statements() == 0
+    assert _writers_lock_held()
+
+
+@pytest.mark.postgres_only
+@pg_locks
+def test_the_writers_lock_is_taken_again_after_its_savepoint_is_rolled_back(db):
+    with pytest.raises(_Rollback), transaction.atomic():
+        assert _lock_statements() == 1
+        assert _writers_lock_held()
+        raise _Rollback
+    assert not _writers_lock_held()
+
+    assert _lock_statements() == 1
+    assert _writers_lock_held()
+
+
+@pytest.mark.postgres_only
+@pg_locks
+def test_the_writers_lock_taken_in_a_released_savepoint_is_still_held(db):
+    with transaction.atomic():
+        assert _lock_statements() == 1
+    assert _lock_statements() == 0
+    assert _writers_lock_held()
+
+
+@pytest.mark.postgres_only
+@pg_locks
+@pytest.mark.django_db(transaction=True)
+def test_the_writers_lock_is_asked_for_again_in_the_next_transaction():
+    with transaction.atomic():
+        assert _lock_statements() == 1
+    assert not _writers_lock_held()
+    with transaction.atomic():
+        assert _lock_statements() == 1
+        assert _writers_lock_held()
