@@ -22,6 +22,7 @@ from claims.confirmation_store import (
     claims_depending_on_sources,
     lock_writers,
     recompute_claims,
+    recompute_with_related,
     with_related,
 )
 from claims.models import Citation, Claim, Relation, Review, excerpt_digest
@@ -72,7 +73,7 @@ def batch() -> Iterator[None]:
             for _, relation in deferred.relations:
                 deferred.claim_ids |= {relation.claim_a_id, relation.claim_b_id}
             if deferred.claim_ids:
-                recompute_claims(with_related(deferred.claim_ids))
+                recompute_with_related(deferred.claim_ids)
     finally:
         if token is not None:
             _deferred.reset(token)
@@ -84,7 +85,7 @@ def _recompute(claim_ids: Iterable[int]) -> None:
     if deferred is not None:
         deferred.claim_ids.update(claim_ids)
     else:
-        recompute_claims(with_related(claim_ids))
+        recompute_with_related(claim_ids)
 
 
 def _audit_created(items: list[tuple[object, object]]) -> None:

@@ -260,7 +260,9 @@ class _Batch:
         self._statements: dict[int, str] | None = None
 
     @staticmethod
-    def read(ids: Sequence[int], names: bool = True) -> _Read:
+    def read(
+        ids: Sequence[int], names: bool = True, relations: list[tuple] | None = None
+    ) -> _Read:
         """The batch's three queries, their rows as the driver gives them (but
         for SQLite's retracted flags, see ``_citation_rows``) and nothing more
         done with them: a recomputation runs this in its database
@@ -268,8 +270,10 @@ class _Batch:
         the batch from the rows in the computing thread. Without ``names`` the
         sources' and origins' names are read as empty: no stored value depends
         on them, only the explanation (a recomputation computes none), and two
-        joins of each citations read go."""
-        relations = _fetch_for("relations touching", _relations_touching_query, ids)
+        joins of each citations read go. ``relations``: the rows of
+        ``_relations_touching(ids)`` when the caller has read them."""
+        if relations is None:
+            relations = _relations_of(ids)
         wanted = set(ids)
         pairs = _related(relations, wanted).values()
         related = {other for others in pairs for other, _ in others}
@@ -421,6 +425,11 @@ def _relations_touching(ids: Iterable[int]):
     comes twice), rather than an OR that makes PostgreSQL scan the table.
     """
     return _relations_touching_query(id_list(ids))
+
+
+def _relations_of(ids: Iterable[int]) -> list[tuple]:
+    """The rows of _relations_touching(ids), its SQL compiled once."""
+    return _fetch_for("relations touching", _relations_touching_query, ids)
 
 
 def _relations_touching_query(ids) -> QuerySet:
@@ -687,19 +696,31 @@ def _database_work(overlap: bool) -> Iterator[_Here | ThreadPoolExecutor]:
         shared.dec_thread_sharing()
 
 
-def recompute_claims(claim_ids: Iterable[int], flag_rereview: bool = True) -> int:
+def recompute_claims(
+    claim_ids: Iterable[int],
+    flag_rereview: bool = True,
+    *,
+    relations: list[tuple] | None = None,
+) -> int:
     """Recompute and store the confirmation of these claims; returns how many changed.
 
     A ruled claim whose evidence turns against the ruling is flagged "needs
     re-review" for the reviewers' queue; the flag is only ever raised here, never
-    lowered (a reviewer's new ruling lowers it).
+    lowered (a reviewer's new ruling lowers it). ``relations``: the rows of
+    ``_relations_touching(claim_ids)``, when the caller has read them.
     """
     lock_writers()
     ids = sorted(set(claim_ids))
     changed = 0
     chunks = list(_chunks(ids, BATCH))
+    if len(chunks) != 1:
+        relations = None
     with _database_work(overlap=len(chunks) > 1) as database:
-        reading = database.submit(_Batch.read, chunks[0], False) if chunks else None
+        reading = (
+            database.submit(_Batch.read, chunks[0], False, relations)
+            if chunks
+            else None
+        )
         writes = []
         for index in range(len(chunks)):
             rows = _outcome(reading, writes)
@@ -758,15 +779,29 @@ def recompute_all(flag_rereview: bool = False) -> tuple[int, int]:
 def with_related(claim_ids: Iterable[int]) -> set[int]:
     """These claims and every claim one relation away: a relation carries a
     claim's citations one step, so both ends depend on each other's citations."""
+    return _with_related(claim_ids)[0]
+
+
+def _with_related(claim_ids: Iterable[int]) -> tuple[set[int], list[tuple]]:
+    """with_related's claims, and the relations it read."""
     lock_writers()
     ids = set(claim_ids)
+    rows = []
     for chunk in _chunks(sorted(ids), BATCH):
-        for a, b, _kind in _fetch_for(
-            "relations touching", _relations_touching_query, chunk
-        ):
-            ids.add(a)
-            ids.add(b)
-    return ids
+        rows += _relations_of(chunk)
+    for a, b, _kind in rows:
+        ids.add(a)
+        ids.add(b)
+    return ids, rows
+
+
+def recompute_with_related(claim_ids: Iterable[int]) -> int:
+    """recompute_claims(with_related(claim_ids)). When no other claim is one
+    relation away, the relations with_related read are all the recomputation
+    needs of them: a logged claim's, inside the writers' lock, are read once."""
+    claim_ids = set(claim_ids)
+    ids, rows = _with_related(claim_ids)
+    return recompute_claims(ids, relations=rows if ids == claim_ids else None)
 
 
 def claims_depending_on_sources(source_ids: Iterable[int]) -> set[int]:

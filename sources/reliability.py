@@ -1000,15 +1000,20 @@ SUMS_MEMORY = SumsMemory(size=4)
 INTERVAL_BATCH = 500
 
 
-def fill_intervals(cursor) -> int:
+UNFILLED_SQL = (
+    "SELECT DISTINCT confirmed, refuted FROM sources_sourcerecord WHERE low IS NULL"
+)
+
+
+def fill_intervals(cursor, pairs: list[tuple] | None = None) -> int:
     """Store the interval and suggested grade of every record whose rulings
     changed (the statements above leave its ``low`` NULL): computed here, once
     per distinct (confirmed, refuted), by the functions the report's fresh
-    path uses. Returns the number of distinct pairs filled."""
-    cursor.execute(
-        "SELECT DISTINCT confirmed, refuted FROM sources_sourcerecord WHERE low IS NULL"
-    )
-    pairs = cursor.fetchall()
+    path uses. ``pairs``: those of UNFILLED_SQL, when the caller has read them.
+    Returns the number of distinct pairs filled."""
+    if pairs is None:
+        cursor.execute(UNFILLED_SQL)
+        pairs = cursor.fetchall()
     for start in range(0, len(pairs), INTERVAL_BATCH):
         batch = pairs[start : start + INTERVAL_BATCH]
         params: list = []
@@ -1142,26 +1147,32 @@ def _fills(claim_ids: list[int]) -> dict[str, tuple[str, list]]:
     }
 
 
-def _refresh_prepared(cursor, fills: dict[str, tuple[str, list]]) -> None:
+def _refresh_prepared(cursor, fills: dict[str, tuple[str, list]]) -> list[tuple]:
+    """The slice's statements, prepared; returns the rows of UNFILLED_SQL, read
+    by the writes' round trip. Without a change there are none: every refresh
+    and rebuild fills the intervals it leaves NULL before it ends."""
     statements = _Prepared(cursor, fills)
     for table, (select, params) in fills.items():
         statements.add(f"DELETE FROM {table}")  # noqa: S608 - an earlier slice's rows
         statements.add(f"INSERT INTO {table} {select}", params)
     statements.add(ANY_CHANGE_SQL)
     statements.run()
-    if cursor.fetchone() is not None:
-        for statement in WRITE_CHANGES_SQL:
-            statements.add(statement)
-        statements.add(NEW_VERSION_SQL, [secrets.token_hex(16)])
-        statements.run()
+    if cursor.fetchone() is None:
+        return []
+    for statement in WRITE_CHANGES_SQL:
+        statements.add(statement)
+    statements.add(NEW_VERSION_SQL, [secrets.token_hex(16)])
+    statements.add(UNFILLED_SQL)
+    statements.run()
+    return cursor.fetchall()
 
 
-def _refresh_slice(cursor, claim_ids: list[int]) -> None:
+def _refresh_slice(cursor, claim_ids: list[int]) -> list[tuple] | None:
+    """Refresh one slice; returns the rows of UNFILLED_SQL when it read them."""
     fills = _fills(claim_ids)
     postgresql = connection.vendor == "postgresql"
     if postgresql and len(claim_ids) < ANALYZE_FROM:
-        _refresh_prepared(cursor, fills)
-        return
+        return _refresh_prepared(cursor, fills)
     for table, (select, params) in fills.items():
         _fill_temporary(cursor, table, select, params)
         if table == "reliability_cited" and postgresql:
@@ -1176,6 +1187,7 @@ def _refresh_slice(cursor, claim_ids: list[int]) -> None:
         _new_version(cursor)
     if not postgresql:
         _drop_temporary(cursor)
+    return None
 
 
 _unaffected: ContextVar[bool] = ContextVar("reliability_unaffected", default=False)
@@ -1209,8 +1221,9 @@ def refresh(claim_ids) -> None:
         # source's record would each insert it.
         lock_writers()
         for start in range(0, len(ids), REFRESH_SLICE):
-            _refresh_slice(cursor, ids[start : start + REFRESH_SLICE])
-        fill_intervals(cursor)
+            unfilled = _refresh_slice(cursor, ids[start : start + REFRESH_SLICE])
+        # One slice's read is every interval to fill; several leave it to a read.
+        fill_intervals(cursor, unfilled if len(ids) <= REFRESH_SLICE else None)
 
 
 def claim_edited(claim: Claim) -> None:

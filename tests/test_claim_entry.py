@@ -23,6 +23,7 @@ from claims.forms import (
     similar_claims,
 )
 from claims.models import Citation, Claim, Place, Relation, Topic
+from sources import reliability
 from sources.models import Document, Source
 from tests.conftest import on_postgres
 from tests.factories import (
@@ -697,21 +698,30 @@ def test_logging_a_claim_asks_the_database_nothing_its_forms_checked(
     assert not [q["sql"] for q in queries if '"_check"' in q["sql"]]
 
 
-def test_logging_a_claim_asks_for_the_writers_lock_once(as_user, alice, bob, essay):
+def test_logging_a_claim_asks_for_the_writers_lock_once(as_user, alice, essay):
     """Finding the related claims, recomputing and refreshing the reliability
     report each need the writers' lock (PostgreSQL): the post asks for it once,
-    and the refresh opens no savepoint inside it."""
-    data = logging_with(2, bob, essay)
+    and inside it the refresh opens no savepoint, the relations of a claim
+    with none are read once, and the intervals to fill are read with the
+    refresh's writes."""
+    data = entry(
+        statement="A claim logged with one citation and no relations.",
+        confirm_new="on",
+        citations=[citation(essay, SourceFactory())],
+    )
     with CaptureQueriesContext(connection) as queries:
         assert as_user(alice).post(CREATE, data).status_code == 302
     assert claim_recomputed(Claim.objects.get(statement=data["statement"]))
     sql = [q["sql"] for q in queries]
+    relations = [text for text in sql if 'FROM "claims_relation"' in text]
+    assert len(relations) == 1
     locks = [i for i, text in enumerate(sql) if "pg_advisory_xact_lock" in text]
     if connection.vendor != "postgresql":
         assert locks == []  # SQLite lets one writer in at a time
         return
     assert len(locks) == 1
     assert [text for text in sql[locks[0] :] if text.startswith("SAVEPOINT")] == []
+    assert not any(text.startswith(reliability.UNFILLED_SQL) for text in sql)
 
 
 def test_the_constraints_a_form_vouches_for_are_its_models_checks():

@@ -1216,6 +1216,21 @@ def test_a_query_bound_to_its_ids_twice_gets_the_call_s_ids_in_both_places(world
     )
 
 
+def test_a_change_recomputes_the_claims_it_reaches_with_all_their_relations(world):
+    """Citing a recomputes b, one relation away, and b with its relation to c:
+    the relations read to find b are a's alone, not all of b's."""
+    a, b, c = (world.claim() for _ in range(3))
+    world.relate(a, b)
+    world.relate(b, c)
+    world.cite(c, world.source(grade="A"))
+    world.cite(b, world.source(grade="B"))
+    Claim.objects.filter(pk=b.pk).update(level="unsourced", likelihood=0.5)
+
+    world.cite(a, world.source(grade="C"))
+
+    assert drift() == []
+
+
 def test_a_query_without_the_ids_as_one_parameter_is_compiled_each_time(world):
     claim = world.claim()
     built = []
