@@ -1,8 +1,9 @@
 """Keeping the stored confirmation true: set-wise recomputation from the database.
 
 ``recompute_claims`` works in batches of claims. Per batch it reads, in three
-queries run as raw SQL (the ORM compiles them; its per-row work is skipped), the
-relations one step out, every citation of the batch and of the related claims
+queries run as raw SQL (the ORM compiles each once per process, ``sql_for_ids``;
+its per-row work is skipped), the relations one step out, every citation of the
+batch and of the related claims
 (with the citing source's current grade and origin and the document's
 retraction), and the claims' stored results and rulings; computes each claim
 with the pure engine from those rows as they are (``claims.confirmation.
