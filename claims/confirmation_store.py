@@ -3,16 +3,15 @@
 ``recompute_claims`` works in batches of claims. Per batch it reads, in three
 queries run as raw SQL (the ORM compiles each once per process, ``sql_for_ids``;
 its per-row work is skipped), the relations one step out, every citation of the
-batch and of the related claims
-(with the citing source's current grade and origin and the document's
-retraction), and the claims' stored results and rulings; computes each claim
-with the pure engine from those rows as they are (``claims.confirmation.
-compute_rows``, without the explanation, which is not stored); and writes the
-claims whose result changed with one UPDATE joined to the new values. Ids and
-values travel as one parameter per column (PostgreSQL arrays, SQLite JSON),
-never one per claim, so a grade change that reaches 100,000 claims costs a few
-dozen queries. On PostgreSQL those
-queries run in a second thread, on the same connection, while this one computes
+batch and of the related claims (with the citing source's current grade and
+origin and the document's retraction), and the claims' stored results and
+rulings; computes each claim with the pure engine from those rows as they are
+(``claims.confirmation.compute_rows``, without the explanation, which is not
+stored); and writes the claims whose result changed with one UPDATE joined to
+the new values. Ids and values travel as one parameter per column (PostgreSQL
+arrays, SQLite JSON), never one per claim, so a grade change that reaches
+100,000 claims costs a few dozen queries. On PostgreSQL those queries run in a
+second thread, on the same connection, while this one computes
 (``_database_work``).
 
 Writers take turns. On PostgreSQL every function here that reads what depends on
@@ -272,7 +271,7 @@ class _Batch:
         sources' and origins' names are read as empty: no stored value depends
         on them, only the explanation (a recomputation computes none), and two
         joins of each citations read go. ``relations``: the rows of
-        ``_relations_touching(ids)`` when the caller has read them."""
+        ``_relations_of(ids)`` when the caller has read them."""
         if relations is None:
             relations = _relations_of(ids)
         wanted = set(ids)
@@ -419,22 +418,18 @@ def _citation_rows(claim_ids: Iterable[int], names: bool = True) -> list[tuple]:
     return rows
 
 
-def _relations_touching(ids: Iterable[int]):
-    """(claim_a_id, claim_b_id, kind) of every relation with an end among the ids.
+def _relations_of(ids: Iterable[int]) -> list[tuple]:
+    """The rows of _relations_touching(id_list(ids)), its SQL compiled once."""
+    return _fetch_for("relations touching", _relations_touching, ids)
+
+
+def _relations_touching(ids) -> QuerySet:
+    """(claim_a_id, claim_b_id, kind) of every relation with an end among the
+    ids, an id_list.
 
     A UNION ALL of one lookup per end (a relation with both ends among the ids
     comes twice), rather than an OR that makes PostgreSQL scan the table.
     """
-    return _relations_touching_query(id_list(ids))
-
-
-def _relations_of(ids: Iterable[int]) -> list[tuple]:
-    """The rows of _relations_touching(ids), its SQL compiled once."""
-    return _fetch_for("relations touching", _relations_touching_query, ids)
-
-
-def _relations_touching_query(ids) -> QuerySet:
-    """_relations_touching with ``ids`` an id_list."""
 
     def ending(end: str):
         return (
@@ -708,7 +703,7 @@ def recompute_claims(
     A ruled claim whose evidence turns against the ruling is flagged "needs
     re-review" for the reviewers' queue; the flag is only ever raised here, never
     lowered (a reviewer's new ruling lowers it). ``relations``: the rows of
-    ``_relations_touching(claim_ids)``, when the caller has read them.
+    ``_relations_of(claim_ids)``, when the caller has read them.
     """
     lock_writers()
     ids = sorted(set(claim_ids))

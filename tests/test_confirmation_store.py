@@ -708,7 +708,7 @@ class _OrmBatch:
     def __init__(self, ids):
         wanted = set(ids)
         pairs = defaultdict(set)
-        for a, b, kind in confirmation_store._relations_touching(ids):
+        for a, b, kind in confirmation_store._relations_touching(id_list(ids)):
             corroborates = kind == Relation.Kind.CORROBORATES
             if a in wanted:
                 pairs[a].add((b, corroborates))
@@ -1205,7 +1205,7 @@ def test_a_query_bound_to_its_ids_twice_gets_the_call_s_ids_in_both_places(world
     world.relate(b, c, kind="contradicts")
     fetch = confirmation_store._fetch_for
     name = "test: relations touching"
-    touching = confirmation_store._relations_touching_query
+    touching = confirmation_store._relations_touching
 
     fetch(name, touching, [a.pk])
     rows = sorted(fetch(name, touching, [b.pk]))
