@@ -107,18 +107,29 @@ def _audit_created(items: list[tuple[object, object]]) -> None:
     AuditEntry.objects.bulk_create(entries)
 
 
+def _grade_read(citation: Citation) -> bool:
+    """Whether the citation holds its source, read with the source's grade."""
+    return (
+        Citation.source.is_cached(citation)
+        and citation.source is not None
+        and citation.source.pk == citation.source_id
+        and "grade" not in citation.source.get_deferred_fields()
+    )
+
+
 def _insert_citations(items: list[tuple[object, Citation]]) -> None:
     if not items:
         return
     # What Citation.save does, for a bulk insert: the grade "as it was when
-    # cited" is the source's stored grade now.
-    sources = Source.objects.in_bulk({citation.source_id for _, citation in items})
+    # cited" is the source's stored grade now. A source the request has read
+    # with its grade (the entry form's, in this transaction) is not read again.
+    unread = {c.source_id for _, c in items if not _grade_read(c)}
+    sources = Source.objects.in_bulk(unread) if unread else {}
     for _, citation in items:
-        source = sources[citation.source_id]
-        if not Citation.source.is_cached(citation):
-            citation.source = source
+        if not _grade_read(citation):
+            citation.source = sources[citation.source_id]
         if not citation.grade_at_citation:
-            citation.grade_at_citation = source.grade
+            citation.grade_at_citation = citation.source.grade
         citation.excerpt_digest = excerpt_digest(citation.excerpt)
     Citation.objects.bulk_create([citation for _, citation in items])
     _audit_created(items)

@@ -1054,8 +1054,10 @@ class ClaimEntry:
                 documents[document.pk] = document
         if wanted["source"]:
             for source in (
+                # The grade too: the citations' insert takes the grade "as
+                # cited" from these rows rather than read them again.
                 Source.objects.visible_to(self.user)
-                .only("pk", "name")
+                .only("pk", "name", "grade")
                 .filter(pk__in=sorted(wanted["source"])[: 3 * MAX_ROWS])
             ):
                 sources[source.pk] = source

@@ -724,6 +724,27 @@ def test_logging_a_claim_asks_for_the_writers_lock_once(as_user, alice, essay):
     assert not any(text.startswith(reliability.UNFILLED_SQL) for text in sql)
 
 
+def test_logging_a_claim_reads_its_sources_once(as_user, alice, essay):
+    """The form reads the cited sources with their grades, and the citations
+    keep those grades "as cited" without reading the sources again."""
+    graded = [SourceFactory(grade="B"), SourceFactory(grade="E")]
+    data = entry(
+        statement="A claim logged with two sources of different grades.",
+        confirm_new="on",
+        citations=[
+            citation(essay, source, excerpt=f"Excerpt {i}.")
+            for i, source in enumerate(graded)
+        ],
+    )
+    with CaptureQueriesContext(connection) as queries:
+        assert as_user(alice).post(CREATE, data).status_code == 302
+    claim = Claim.objects.get(statement=data["statement"])
+    kept = claim.citations.values_list("source__grade", "grade_at_citation")
+    assert sorted(kept) == [("B", "B"), ("E", "E")]
+    reads = [q["sql"] for q in queries if 'FROM "sources_source"' in q["sql"]]
+    assert len(reads) == 1, reads
+
+
 def test_the_constraints_a_form_vouches_for_are_its_models_checks():
     for form in (ClaimForm, CitationForm, RelationForm):
         checks = {
