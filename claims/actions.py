@@ -123,11 +123,12 @@ def _insert_citations(items: list[tuple[object, Citation]]) -> None:
     # What Citation.save does, for a bulk insert: the grade "as it was when
     # cited" is the source's stored grade now. A source the request has read
     # with its grade (the entry form's, in this transaction) is not read again.
-    unread = {c.source_id for _, c in items if not _grade_read(c)}
-    sources = Source.objects.in_bulk(unread) if unread else {}
-    for _, citation in items:
-        if not _grade_read(citation):
+    unread = [citation for _, citation in items if not _grade_read(citation)]
+    if unread:
+        sources = Source.objects.in_bulk({citation.source_id for citation in unread})
+        for citation in unread:
             citation.source = sources[citation.source_id]
+    for _, citation in items:
         if not citation.grade_at_citation:
             citation.grade_at_citation = citation.source.grade
         citation.excerpt_digest = excerpt_digest(citation.excerpt)

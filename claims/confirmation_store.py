@@ -210,10 +210,7 @@ def _fetch_for(
     name: str, build: Callable[[object], QuerySet], ids: Iterable[int]
 ) -> list[tuple]:
     """_fetch(build(id_list(ids))), its SQL compiled once (sql_for_ids)."""
-    sql, params = sql_for_ids(name, build, ids)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
+    return _rows(*sql_for_ids(name, build, ids))
 
 
 def _fetch(queryset) -> list[tuple]:
@@ -222,7 +219,10 @@ def _fetch(queryset) -> list[tuple]:
     work (per-row conversion, on PostgreSQL none for the columns read here). The
     driver's values equal the ORM's for these columns: Django's SQLite backend
     has the sqlite3 module turn a "bool" column into a bool itself."""
-    sql, params = _compile(queryset)
+    return _rows(*_compile(queryset))
+
+
+def _rows(sql: str, params: list) -> list[tuple]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
