@@ -55,6 +55,7 @@ from claims.imports import copy_rows  # noqa: E402
 from claims.models import (  # noqa: E402
     Citation,
     Claim,
+    ClaimConfirmation,
     Relation,
     Review,
     excerpt_digest,
@@ -90,6 +91,7 @@ def empty_tables() -> None:
         Relation,
         Citation,
         Claim.places.through,
+        ClaimConfirmation,
         Claim,
         GradeChange,
         Document,
@@ -134,7 +136,9 @@ def insert_rows(model: type[models.Model], template: models.Model, rows: list[di
             for name, value in row.items():
                 setattr(obj, name, value)
             objs.append(obj)
-        model.objects.bulk_create(objs, batch_size=BATCH)
+        # The base manager's, which adds no rows of its own: a claim's
+        # ClaimConfirmation is inserted by the caller, as on PostgreSQL.
+        model._base_manager.bulk_create(objs, batch_size=BATCH)
         return
     fixed = {f.attname: _db_value(f, template) for f in fields}
     by_attname = {f.attname: f for f in fields}
@@ -180,6 +184,9 @@ def fill(n: int, corroborated_share: float, related_share: float, ruled_share: f
         ],
     )
     claim_ids = list(Claim.objects.order_by("pk").values_list("pk", flat=True))
+    insert_rows(
+        ClaimConfirmation, ClaimConfirmation(), [{"claim_id": pk} for pk in claim_ids]
+    )
     excerpt = "The bench source says so."
     template = Citation(
         document=document,

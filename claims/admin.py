@@ -72,15 +72,15 @@ class ClaimAdmin(AuditedAdmin):
     list_display_links = ("id", "statement_short")
     list_filter = (
         "level",
-        "confidence",
-        "likelihood_term",
+        "confirmation__confidence",
+        "confirmation__likelihood_term",
         "status",
         "kind",
         "needs_rereview",
         "topic",
     )
     search_fields = ("statement", "actors", "external_id")
-    list_select_related = ("topic",)
+    list_select_related = ("topic", "confirmation")
     autocomplete_fields = ("places", "topic")
     readonly_fields = (
         "status",
@@ -150,17 +150,30 @@ class ClaimAdmin(AuditedAdmin):
     def statement_short(self, obj: Claim) -> str:
         return str(obj)
 
+    # The claim's ClaimConfirmation's fields, shown by their labels.
+    @admin.display(description="computed level")
+    def computed_level(self, obj: Claim) -> str:
+        return obj.get_computed_level_display()
+
+    @admin.display(description="likelihood term")
+    def likelihood_term(self, obj: Claim) -> str:
+        return obj.get_likelihood_term_display()
+
+    @admin.display(description="confidence")
+    def confidence(self, obj: Claim) -> str:
+        return obj.get_confidence_display()
+
     @admin.display(description="level", ordering="level")
     def level_badge(self, obj: Claim) -> str:
         return badge("level", obj.level, obj.get_level_display())
 
-    @admin.display(description="likelihood", ordering="likelihood")
+    @admin.display(description="likelihood", ordering="confirmation__likelihood")
     def likelihood_badge(self, obj: Claim) -> str:
         return badge(
             "likelihood", obj.likelihood_term, obj.get_likelihood_term_display()
         )
 
-    @admin.display(description="confidence", ordering="confidence")
+    @admin.display(description="confidence", ordering="confirmation__confidence")
     def confidence_badge(self, obj: Claim) -> str:
         return badge(
             "confidence", obj.confidence, f"{obj.get_confidence_display()} confidence"

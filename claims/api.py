@@ -35,7 +35,9 @@ from claims.imports import MAX_PLACES, facet_problems
 from claims.models import (
     Citation,
     Claim,
+    Confidence,
     Level,
+    LikelihoodTerm,
     Place,
     Relation,
     Review,
@@ -182,6 +184,26 @@ class ClaimSerializer(serializers.ModelSerializer):
     explanation = serializers.SerializerMethodField(
         help_text="What the confirmation rests on, in words, one line per "
         "contribution; computed from the claim's evidence as it is now."
+    )
+    # The stored confirmation but for the level is the claim's
+    # ClaimConfirmation's, read with it (claim_queryset).
+    computed_level = serializers.ChoiceField(
+        Level.choices, source="confirmation.computed_level", read_only=True
+    )
+    likelihood = serializers.FloatField(
+        source="confirmation.likelihood", read_only=True
+    )
+    likelihood_term = serializers.ChoiceField(
+        LikelihoodTerm.choices, source="confirmation.likelihood_term", read_only=True
+    )
+    confidence = serializers.ChoiceField(
+        Confidence.choices, source="confirmation.confidence", read_only=True
+    )
+    summary_rating = serializers.CharField(
+        source="confirmation.summary_rating", read_only=True
+    )
+    confirmation_version = serializers.CharField(
+        source="confirmation.confirmation_version", read_only=True
     )
 
     class Meta:

@@ -39,7 +39,7 @@ from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 
 from claims import confirmation
-from claims.models import Citation, Claim, Level, Relation
+from claims.models import Citation, Claim, ClaimConfirmation, Level, Relation
 from sources.models import Document
 
 # Claims read and written per round trip: five queries a batch (four reads, one
@@ -57,6 +57,10 @@ STORED_FIELDS = (
 # Stored in the same pass for the lists: the claim's citations and their
 # distinct origins (supporting or denying, retracted or not).
 COUNT_FIELDS = ("report_count", "origin_count")
+# Where each is stored: the level on the claim, the rest on its
+# ClaimConfirmation (the narrow rows a recomputation rewrites).
+ON_CONFIRMATION = (*STORED_FIELDS[1:], *COUNT_FIELDS)
+LEVEL = STORED_FIELDS.index("level")
 COMPUTED_LEVEL = STORED_FIELDS.index("computed_level")
 LIKELIHOOD = STORED_FIELDS.index("likelihood")
 # Results kept per call for reuse, bounding memory.
@@ -284,7 +288,12 @@ class _Batch:
             lambda ids: Claim.objects.filter(pk__in=ids)
             .order_by("pk")
             .values_list(
-                "pk", "status", "needs_rereview", *COUNT_FIELDS, *STORED_FIELDS
+                "pk",
+                "status",
+                "needs_rereview",
+                *(f"confirmation__{name}" for name in COUNT_FIELDS),
+                "level",
+                *(f"confirmation__{name}" for name in STORED_FIELDS[1:]),
             ),
             ids,
         )
@@ -526,13 +535,15 @@ def fresh_values(result: confirmation.Result) -> tuple:
     )
 
 
-def apply(claim: Claim, result: confirmation.Result) -> None:
-    for name, value in zip(STORED_FIELDS, fresh_values(result), strict=True):
-        setattr(claim, name, value)
-
-
-def stored_differs(claim: Claim, result: confirmation.Result) -> bool:
-    return tuple(getattr(claim, name) for name in STORED_FIELDS) != fresh_values(result)
+def apply(claim: Claim, result: confirmation.Result, counts: tuple[int, int]) -> None:
+    """Give a new claim, before it is inserted, its level and a ClaimConfirmation
+    holding the rest of the result and the evidence counts (``counts``, in
+    COUNT_FIELDS order), for a loader that inserts both (claims.imports)."""
+    fresh = fresh_values(result)
+    claim.level = fresh[LEVEL]
+    claim.confirmation = ClaimConfirmation(
+        **dict(zip(ON_CONFIRMATION, (*fresh[1:], *counts), strict=True))
+    )
 
 
 def ruling_now_questioned(
@@ -569,6 +580,7 @@ def ruling_now_questioned(
 
 _COLUMN_TYPES = {
     "id": "bigint",
+    "claim": "bigint",
     "level": "text",
     "computed_level": "text",
     "likelihood": "float8",
@@ -582,20 +594,31 @@ _COLUMN_TYPES = {
 }
 
 
-def _write(rows: list[tuple]) -> None:
-    """Store (pk, *STORED_FIELDS, *COUNT_FIELDS, needs_rereview) rows in one
-    statement.
+def _write(rows: list[tuple], claims: list[tuple]) -> None:
+    """Store the changed results: ``rows`` (pk, *STORED_FIELDS, *COUNT_FIELDS,
+    needs_rereview) on the claims' ClaimConfirmation rows, and ``claims`` (pk,
+    level, needs_rereview), those of them whose level or flag changed, on the
+    claims' own rows. One statement each."""
+    _update(
+        ClaimConfirmation,
+        ["claim", *ON_CONFIRMATION],
+        [(pk, *values) for pk, _level, *values, _flag in rows],
+    )
+    if claims:
+        _update(Claim, ["id", "level", "needs_rereview"], claims)
 
-    The rows travel as one array per column (PostgreSQL) or one JSON document
-    (SQLite) joined to the table on the primary key.
-    """
-    names = ["id", *STORED_FIELDS, *COUNT_FIELDS, "needs_rereview"]
+
+def _update(model, names: list[str], rows: list[tuple]) -> None:
+    """Set the fields ``names[1:]`` of the rows keyed by ``names[0]`` (the
+    primary key) to the values in ``rows``, in one statement: the rows travel as
+    one array per column (PostgreSQL) or one JSON document (SQLite) joined to
+    the table on the key."""
     if connection.vendor not in ("postgresql", "sqlite"):
-        _write_with_bulk_update(rows)
+        _update_with_bulk_update(model, names, rows)
         return
     qn = connection.ops.quote_name
-    columns = [qn(Claim._meta.get_field(name).column) for name in names]
-    table = qn(Claim._meta.db_table)
+    columns = [qn(model._meta.get_field(name).column) for name in names]
+    table = qn(model._meta.db_table)
     values = [f"v.{column}" for column in columns]
     if connection.vendor == "postgresql":
         types = [_COLUMN_TYPES[name] for name in names]
@@ -627,16 +650,14 @@ def _write(rows: list[tuple]) -> None:
         cursor.execute(sql, params)
 
 
-def _write_with_bulk_update(rows: list[tuple]) -> None:
-    claims = []
-    for pk, *values, needs_rereview in rows:
-        claim = Claim(pk=pk, needs_rereview=needs_rereview)
-        for name, value in zip([*STORED_FIELDS, *COUNT_FIELDS], values, strict=True):
-            setattr(claim, name, value)
-        claims.append(claim)
-    Claim.objects.bulk_update(
-        claims, [*STORED_FIELDS, *COUNT_FIELDS, "needs_rereview"], batch_size=500
-    )
+def _update_with_bulk_update(model, names: list[str], rows: list[tuple]) -> None:
+    objects = []
+    for key, *values in rows:
+        obj = model(**{model._meta.get_field(names[0]).attname: key})
+        for name, value in zip(names[1:], values, strict=True):
+            setattr(obj, name, value)
+        objects.append(obj)
+    model.objects.bulk_update(objects, names[1:], batch_size=500)
 
 
 class _Here:
@@ -726,7 +747,7 @@ def recompute_claims(
                 reading = database.submit(_Batch.read, chunks[index + 1], False)
             batch = _Batch(chunks[index], rows)
             del rows
-            dirty = []
+            dirty, claims = [], []
             for claim in batch.stored:
                 # Each claim computed afresh: sharing results between claims
                 # whose inputs differ only in citation ids (_Memo) cost more in
@@ -748,8 +769,10 @@ def recompute_claims(
                     )
                 )
                 dirty.append((claim.pk, *fresh, *counts, flag))
+                if fresh[LEVEL] != claim.values[LEVEL] or flag != claim.needs_rereview:
+                    claims.append((claim.pk, fresh[LEVEL], flag))
             if dirty:
-                writes.append(database.submit(_write, dirty))
+                writes.append(database.submit(_write, dirty, claims))
             changed += len(dirty)
             del batch
         for write in writes:

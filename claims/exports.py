@@ -52,7 +52,7 @@ def exported(claims: QuerySet) -> QuerySet:
     return (
         Claim.objects.filter(pk__in=ids)
         .order_by("pk")
-        .select_related("topic", "logged_by")
+        .select_related("topic", "logged_by", "confirmation")
         .prefetch_related(
             "places",
             Prefetch(

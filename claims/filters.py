@@ -83,6 +83,11 @@ class SearchVectorColumn(Expression):
         return f"{compiler.quote_name_unless_alias(table)}.search_vector", []
 
 
+# Orders by a field the claim reads from a relation every claim has: the
+# likelihood is its ClaimConfirmation's (never empty).
+THROUGH = {"likelihood": "confirmation__likelihood"}
+
+
 class StableOrderingFilter(OrderingFilter):
     """Sorting whose order never depends on the database: rows with no value go
     last on every backend, and equal values fall back to the id."""
@@ -94,8 +99,9 @@ class StableOrderingFilter(OrderingFilter):
         ordering = []
         for param in params:
             name = self.get_ordering_value(param)
-            column = name.lstrip("-")
-            if not Claim._meta.get_field(column).null:
+            column = THROUGH.get(name.lstrip("-"), name.lstrip("-"))
+            name = f"-{column}" if name.startswith("-") else column
+            if "__" in column or not Claim._meta.get_field(column).null:
                 # Plain, so that an index in this order serves it.
                 ordering.append(name)
             elif name.startswith("-"):
@@ -207,6 +213,7 @@ class ClaimFilter(CheapCopyFilterSet):
     # Selects render in Python (claims/widgets.py): a template per <option>
     # cost the list page half its time.
     confidence = ChoiceFilter(
+        field_name="confirmation__confidence",
         choices=Confidence.choices,
         label="Confidence",
         empty_label=ANY,

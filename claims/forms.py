@@ -409,7 +409,6 @@ class ClaimForm(ChecksConstraintsItself, QuietMixin, forms.ModelForm):
         {
             "claim_quantity_low_le_high",  # _clean_quantity
             "claim_time_start_le_end",  # _clean_time
-            "claim_likelihood_probability",  # computed, not edited
         }
     )
     quantity_low = QuantityField(

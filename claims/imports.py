@@ -45,6 +45,7 @@ from claims.confirmation_store import _Memo, apply, recompute_claims, with_relat
 from claims.models import (
     Citation,
     Claim,
+    ClaimConfirmation,
     Level,
     Place,
     Relation,
@@ -1545,7 +1546,15 @@ class Importer:
                 )
             )
         self.confirm(rows, claims)
+        # Inserted as they are, not through the manager's bulk_create, which
+        # would make each a row of defaults: confirm() made the true ones.
         insert_objects(Claim, claims)
+        rows_of_claims = []
+        for claim in claims:
+            stored = claim.confirmation
+            stored.claim_id = claim.pk
+            rows_of_claims.append(stored)
+        insert_objects(ClaimConfirmation, rows_of_claims)
         Link = Claim.places.through
         links, citations, reviews, cited_sources = [], [], [], []
         for row, claim in zip(rows, claims, strict=True):
@@ -1639,9 +1648,8 @@ class Importer:
                 )
             ruling = claim.status if claim.status in confirmation.RULINGS else None
             inputs = confirmation.Inputs(reports=tuple(reports), ruling=ruling)
-            apply(claim, self.memo.compute_inputs(inputs))
-            claim.report_count = len(reports)
-            claim.origin_count = len({report.origin_id for report in reports})
+            counts = (len(reports), len({report.origin_id for report in reports}))
+            apply(claim, self.memo.compute_inputs(inputs), counts)
 
     @staticmethod
     def describe(row: ClaimRow, notes) -> list[str]:
@@ -1826,7 +1834,9 @@ def insert_objects(model: type[models.Model], objects: list[models.Model]) -> No
     if not objects:
         return
     if connection.vendor != "postgresql":
-        model.objects.bulk_create(objects, batch_size=1000)
+        # The base manager's: a model's own bulk_create may add rows of its
+        # own (ClaimQuerySet's), which a loader inserts itself.
+        model._base_manager.bulk_create(objects, batch_size=1000)
         return
     meta = model._meta
     quote = connection.ops.quote_name
@@ -1838,12 +1848,16 @@ def insert_objects(model: type[models.Model], objects: list[models.Model]) -> No
     ]
     converters = [_copy_converter(f) for f in fields]
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, %s)) "
-            "FROM generate_series(1, %s)",
-            [meta.db_table, meta.pk.column, len(objects)],
-        )
-        keys = [key for (key,) in cursor.fetchall()]
+        if meta.auto_field is None:
+            # Keyed by another row (a ClaimConfirmation by its claim).
+            keys = [obj.pk for obj in objects]
+        else:
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, %s)) "
+                "FROM generate_series(1, %s)",
+                [meta.db_table, meta.pk.column, len(objects)],
+            )
+            keys = [key for (key,) in cursor.fetchall()]
         rows = []
         for obj, key in zip(objects, keys, strict=True):
             obj.pk = key

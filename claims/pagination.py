@@ -36,6 +36,9 @@ class Key:
     kind: type  # datetime.datetime, datetime.date, float or int
     nullable: bool = False
     nulls_last: bool = True
+    # Where a row holds the value, when not under ``name``: a key through a
+    # relation ("confirmation__likelihood") is read as the row's "likelihood".
+    attribute: str = ""
 
     def reversed(self) -> Key:
         return Key(
@@ -44,7 +47,18 @@ class Key:
             self.kind,
             self.nullable,
             not self.nulls_last,
+            self.attribute,
         )
+
+    def joined(self, queryset: QuerySet) -> QuerySet:
+        """The queryset, for a key through a relation that every row has (a
+        claim's ClaimConfirmation), joined to it by an inner join: an outer join
+        would keep the database from walking the related table's index in the
+        key's order."""
+        relation, _, rest = self.name.partition("__")
+        if not rest:
+            return queryset
+        return queryset.filter(**{f"{relation}__isnull": False})
 
     def order_by(self):
         expression = F(self.name)
@@ -171,7 +185,9 @@ class KeysetPage:
 
 
 def _cursor(keys: Sequence[Key], row) -> str:
-    return CURSOR_SEPARATOR.join(key.encode(getattr(row, key.name)) for key in keys)
+    return CURSOR_SEPARATOR.join(
+        key.encode(getattr(row, key.attribute or key.name)) for key in keys
+    )
 
 
 def _parse(keys: Sequence[Key], text: str | None) -> list | None:
@@ -197,6 +213,8 @@ def keyset_page(
     """The page of ``queryset`` in the keys' order that ``after``/``before`` in
     ``params`` asks for, with links that keep every other parameter."""
     page_size = page_size or PAGE_SIZE
+    for key in keys:
+        queryset = key.joined(queryset)
     base = params.copy()
     for name in ("after", "before", "page"):
         base.pop(name, None)

@@ -78,12 +78,15 @@ def listed_claims(user) -> QuerySet:
 
 
 # The claim list's orders as keyset keys (the id breaks ties, in the direction of
-# the last key); each has an index (Claim.Meta.indexes and migrations).
+# the last key); each has an index (Claim.Meta.indexes, ClaimConfirmation's and
+# migrations). The likelihood is the claim's ClaimConfirmation's: its index
+# serves the order through the join on the claim's id.
+LIKELIHOOD_KEY = Key("confirmation__likelihood", True, float, attribute="likelihood")
 LIST_KEYS = {
     "-updated_at": [Key("updated_at", True, datetime.datetime)],
     "updated_at": [Key("updated_at", False, datetime.datetime)],
-    "-likelihood": [Key("likelihood", True, float)],
-    "likelihood": [Key("likelihood", False, float)],
+    "-likelihood": [LIKELIHOOD_KEY],
+    "likelihood": [LIKELIHOOD_KEY.reversed()],
     "-time_start": [Key("time_start", True, datetime.date, nullable=True)],
     "time_start": [Key("time_start", False, datetime.date, nullable=True)],
 }
@@ -423,7 +426,10 @@ RELATION_FIELDS = (
     *(
         f"{end}__{name}"
         for end in ("claim_a", "claim_b")
-        for name in ("statement", "level", "likelihood_term", "confidence")
+        for name in (
+            "statement", "level", "confirmation__likelihood_term",
+            "confirmation__confidence",
+        )
     ),
     "created_by__username",
 )  # fmt: skip
@@ -463,9 +469,9 @@ def render_claim_page(
         # cost the planner, 6 of the query's 9 ms at a million claims).
         relations = relations.filter(claim_a__in=visible, claim_b__in=visible)
     relations = list(
-        relations.select_related("claim_a", "claim_b", "created_by").only(
-            *RELATION_FIELDS
-        )
+        relations.select_related(
+            "claim_a__confirmation", "claim_b__confirmation", "created_by"
+        ).only(*RELATION_FIELDS)
     )
     for relation in relations:
         relation.other_claim = relation.other(claim)
@@ -668,8 +674,8 @@ _WAITING_DESC = Key("waiting_since", True, datetime.datetime)
 QUEUE_ORDER = {
     "waiting": (_WAITING, _WAITING),
     "-waiting": (_WAITING_DESC, _WAITING_DESC),
-    "-likelihood": (Key("likelihood", True, float), _WAITING, _WAITING),
-    "likelihood": (Key("likelihood", False, float), _WAITING, _WAITING),
+    "-likelihood": (LIKELIHOOD_KEY, _WAITING, _WAITING),
+    "likelihood": (LIKELIHOOD_KEY.reversed(), _WAITING, _WAITING),
 }
 
 

@@ -146,6 +146,7 @@ def source_detail_context(
     claims = (
         Claim.objects.visible_to(user)
         .filter(citations__source=source)
+        .select_related("confirmation")
         .annotate(
             supporting=Count("citations", filter=Q(citations__supports=True)),
             denying=Count("citations", filter=Q(citations__supports=False)),

@@ -6,7 +6,8 @@ from django.contrib.auth.models import Group
 
 from analysts.models import Analyst
 from analysts.roles import ensure_roles
-from claims.models import Citation, Claim, Place, Relation, Topic
+from claims.confirmation_store import ON_CONFIRMATION
+from claims.models import Citation, Claim, ClaimConfirmation, Place, Relation, Topic
 from sources.models import Document, Source
 
 
@@ -69,6 +70,18 @@ class ClaimFactory(factory.django.DjangoModelFactory):
 
     statement = factory.Sequence(lambda n: f"Claim number {n} happened.")
     logged_by = factory.SubFactory(AnalystFactory, roles=["Analyst"])
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        """The claim; stored confirmation values given (likelihood=0.9, ...)
+        are set on its ClaimConfirmation, as a test seeding a list needs."""
+        stored = {name: kwargs.pop(name) for name in ON_CONFIRMATION if name in kwargs}
+        claim = super()._create(model_class, *args, **kwargs)
+        if stored:
+            ClaimConfirmation.objects.filter(claim=claim).update(**stored)
+            for name, value in stored.items():
+                setattr(claim.confirmation, name, value)
+        return claim
 
 
 class CitationFactory(factory.django.DjangoModelFactory):

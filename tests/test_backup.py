@@ -21,8 +21,10 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 # What must come back, row for row, in a stable order.
 CONTENTS = {
-    "claims": "SELECT id, statement, status, level, computed_level, likelihood, "
-    "confidence, summary_rating, version FROM claims_claim ORDER BY id",
+    "claims": "SELECT id, statement, status, level, version FROM claims_claim "
+    "ORDER BY id",
+    "confirmations": "SELECT claim_id, computed_level, likelihood, confidence, "
+    "summary_rating, report_count FROM claims_confirmation ORDER BY claim_id",
     "citations": "SELECT id, claim_id, source_id, document_id, excerpt, credibility, "
     "grade_at_citation FROM claims_citation ORDER BY id",
     "relations": "SELECT id, claim_a_id, claim_b_id, kind, rationale "

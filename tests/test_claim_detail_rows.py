@@ -23,7 +23,14 @@ from django.utils import timezone
 from analysts.models import AuditEntry
 from claims import views
 from claims.confirmation_store import explanations
-from claims.models import Claim, Credibility, Level, Relation, Review
+from claims.models import (
+    Claim,
+    ClaimConfirmation,
+    Credibility,
+    Level,
+    Relation,
+    Review,
+)
 from claims.templatetags.claim_detail_rows import (
     audit_rows,
     citation_groups,
@@ -197,7 +204,9 @@ def test_related_claims_of_both_kinds_are_the_reference_html(alice, bob):
         other = ClaimFactory(
             logged_by=bob,
             level=level,
-            likelihood_term=Claim._meta.get_field("likelihood_term").choices[n][0],
+            likelihood_term=ClaimConfirmation._meta.get_field(
+                "likelihood_term"
+            ).choices[n][0],
             confidence=["low", "moderate", "high"][n % 3],
         )
         one, two = (claim, other) if n % 2 else (other, claim)

@@ -17,7 +17,7 @@ from django.utils import timezone
 from claims import actions, filters, pagination
 from claims.confirmation_store import drift
 from claims.filters import ClaimFilter
-from claims.models import Citation, Claim
+from claims.models import Citation, Claim, ClaimConfirmation
 from claims.pagination import keyset_page, ordered_keys
 from claims.views import LIST_KEYS, QUEUE_ORDER
 from sources.models import Document, Source
@@ -48,9 +48,8 @@ def awkward_claims(alice):
     """Ties in every key, empty event times and submissions, in review."""
     base = timezone.now().replace(microsecond=0)
     for i in range(11):
-        claim = ClaimFactory(logged_by=alice)
+        claim = ClaimFactory(logged_by=alice, likelihood=[0.2, 0.5, 0.5, 0.9][i % 4])
         Claim.objects.filter(pk=claim.pk).update(
-            likelihood=[0.2, 0.5, 0.5, 0.9][i % 4],
             updated_at=base - datetime.timedelta(hours=i // 3),
             time_start=None if i % 3 == 0 else datetime.date(2024, 1, 1 + i % 2),
             status=Claim.Status.IN_REVIEW,
@@ -287,7 +286,7 @@ def test_the_evidence_counts_are_stored_with_the_confirmation(alice, max_, as_us
 
 def test_the_drift_check_compares_the_evidence_counts(alice):
     claim = actions.save_claim(alice, Claim(statement="Ships left.", logged_by=alice))
-    Claim.objects.filter(pk=claim.pk).update(report_count=7)
+    ClaimConfirmation.objects.filter(claim=claim.pk).update(report_count=7)
     assert drift() == [(claim.pk, "report_count: stored 7, fresh 0")]
     with pytest.raises(CommandError):
         call_command("recompute_confirmation", "--check", stdout=StringIO())

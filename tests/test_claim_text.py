@@ -9,7 +9,7 @@ from django.urls import reverse
 from claims import actions, imports
 from claims.confirmation_store import recompute_claims
 from claims.forms import lookup_claims
-from claims.models import Claim, ClaimText
+from claims.models import Claim, ClaimConfirmation, ClaimText
 from tests.conftest import on_postgres
 from tests.factories import ClaimFactory
 
@@ -99,7 +99,8 @@ def test_storing_a_recomputed_confirmation_does_not_touch_the_copy(alice):
     claim = ClaimFactory(statement="Engineers arrived.")
     # A stored confirmation the evidence does not support, for the recomputation
     # to write back.
-    Claim.objects.filter(pk=claim.pk).update(level="confirmed", likelihood=0.99)
+    Claim.objects.filter(pk=claim.pk).update(level="confirmed")
+    ClaimConfirmation.objects.filter(claim=claim.pk).update(likelihood=0.99)
     before = row_version(claim)
 
     assert recompute_claims([claim.pk]) == 1

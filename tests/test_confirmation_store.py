@@ -31,7 +31,14 @@ from claims.confirmation_store import (
     id_list,
     recompute_claims,
 )
-from claims.models import Citation, Claim, Relation, excerpt_digest
+from claims.models import (
+    Citation,
+    Claim,
+    ClaimConfirmation,
+    Level,
+    Relation,
+    excerpt_digest,
+)
 from sources.models import Document, Source
 from tests.factories import AnalystFactory
 from tests.test_confirmation_rules import claim_inputs
@@ -737,17 +744,17 @@ class _OrmBatch:
                 row[3], row[4] = row[1], row[2]
             self.rows[claim_id].append(tuple(row))
         self.stored = []
-        for pk, status, needs_rereview, *counts_and_values in (
+        # Model instances, each claim with its ClaimConfirmation, read as the
+        # claim's own fields.
+        for claim in (
             Claim.objects.filter(pk__in=id_list(ids))
+            .select_related("confirmation")
             .order_by("pk")
-            .values_list(
-                "pk", "status", "needs_rereview", *COUNT_FIELDS, *STORED_FIELDS
-            )
         ):
-            counts = tuple(counts_and_values[: len(COUNT_FIELDS)])
-            values = counts_and_values[len(COUNT_FIELDS) :]
+            counts = tuple(getattr(claim, name) for name in COUNT_FIELDS)
+            values = tuple(getattr(claim, name) for name in STORED_FIELDS)
             self.stored.append(
-                Stored(pk, status, needs_rereview, tuple(values), counts)
+                Stored(claim.pk, claim.status, claim.needs_rereview, values, counts)
             )
         self.statements = dict(
             Claim.objects.filter(pk__in=id_list(related_ids))
@@ -1019,7 +1026,8 @@ def test_the_check_passes_when_every_stored_result_is_true(world):
 def test_the_check_fails_and_names_a_claim_tampered_with(world):
     claim = world.claim()
     world.cite(claim, world.source())
-    Claim.objects.filter(pk=claim.pk).update(level="corroborated", likelihood=0.99)
+    Claim.objects.filter(pk=claim.pk).update(level="corroborated")
+    ClaimConfirmation.objects.filter(claim=claim.pk).update(likelihood=0.99)
     Claim.objects.filter(pk=claim.pk).update(external_id="tampered-1")
     out = StringIO()
 
@@ -1036,7 +1044,8 @@ def test_the_check_fails_and_names_a_claim_tampered_with(world):
 def test_without_check_the_command_repairs_the_drift(world):
     claim = world.claim()
     world.cite(claim, world.source())
-    Claim.objects.filter(pk=claim.pk).update(summary_rating="A1 (forged)")
+    stored = ClaimConfirmation.objects.filter(claim=claim.pk)
+    stored.update(summary_rating="A1 (forged)")
     out = StringIO()
 
     call_command("recompute_confirmation", stdout=out)
@@ -1140,13 +1149,54 @@ def test_batches_are_read_and_written_beside_the_computation(world, monkeypatch)
     threads = set()
 
     def note_thread(execute, sql, params, many, context):
-        if "claims_claim" in sql and sql.lstrip().startswith("UPDATE"):
+        if "claims_confirmation" in sql and sql.lstrip().startswith("UPDATE"):
             threads.add(threading.current_thread().name)
         return execute(sql, params, many, context)
 
     with connection.execute_wrapper(note_thread):
         assert world.grade(source, "D") == 30
     assert len(threads) == 1 and threads.pop().startswith("confirmation-db")
+    assert_true_everywhere()
+
+
+def updates_of(table: str):
+    """A wrapper counting the UPDATE statements of ``table``, into its list."""
+    found = []
+
+    def note(execute, sql, params, many, context):
+        words = sql.split()
+        if words[:1] == ["UPDATE"] and words[1].strip('"') == table:
+            found.append(sql)
+        return execute(sql, params, many, context)
+
+    return found, note
+
+
+def test_a_recomputation_rewrites_a_claim_s_row_only_for_its_level_or_flag(world):
+    """What a grade change moves is stored on the narrow ClaimConfirmation rows:
+    a claim's own row, with its dozen indexes, is rewritten only when its level
+    or its re-review flag changes."""
+    source = world.source(grade="B")
+    moved, relevelled = world.claim(), world.claim()
+    world.cite(moved, source)
+    world.cite(relevelled, source)
+    ClaimConfirmation.objects.filter(claim=moved.pk).update(likelihood=0.01)
+    row = Claim.objects.filter(pk=moved.pk).values_list("updated_at", "version")
+    before = list(row)
+
+    claims, note = updates_of("claims_claim")
+    confirmations, note_too = updates_of("claims_confirmation")
+    with connection.execute_wrapper(note), connection.execute_wrapper(note_too):
+        assert recompute_claims([moved.pk]) == 1
+    assert (len(claims), len(confirmations)) == (0, 1)
+    assert list(row.all()) == before
+    assert_true_everywhere()
+
+    Claim.objects.filter(pk=relevelled.pk).update(level=Level.CONFIRMED)
+    with connection.execute_wrapper(note), connection.execute_wrapper(note_too):
+        assert recompute_claims([moved.pk, relevelled.pk]) == 1
+    assert (len(claims), len(confirmations)) == (1, 2)
+    assert stored(relevelled).level == Level.SINGLE_SOURCE
     assert_true_everywhere()
 
 
@@ -1157,17 +1207,18 @@ def test_a_failed_write_is_the_error_raised_and_nothing_is_kept(world, monkeypat
     the queries queued after it, and no batch's result is kept."""
     monkeypatch.setattr(confirmation_store, "BATCH", 7)
     source = dependents(world, 30)
-    before = list(Claim.objects.order_by("pk").values_list("pk", "likelihood"))
+    stored = Claim.objects.order_by("pk").values_list("pk", "confirmation__likelihood")
+    before = list(stored)
     write = confirmation_store._write
     calls = []
 
-    def cancelled_second_write(rows):
+    def cancelled_second_write(rows, claims):
         calls.append(len(rows))
         if len(calls) == 2:
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL statement_timeout = 1")
                 cursor.execute("SELECT pg_sleep(1)")
-        write(rows)
+        write(rows, claims)
 
     monkeypatch.setattr(confirmation_store, "_write", cancelled_second_write)
     with (
@@ -1176,7 +1227,7 @@ def test_a_failed_write_is_the_error_raised_and_nothing_is_kept(world, monkeypat
     ):
         world.grade(source, "E")
     assert len(calls) >= 2  # writes queued before the failure was seen fail too
-    assert list(Claim.objects.order_by("pk").values_list("pk", "likelihood")) == before
+    assert list(stored.all()) == before
 
 
 # Compiled once, given each call's ids ------------------------------------------------
@@ -1224,7 +1275,8 @@ def test_a_change_recomputes_the_claims_it_reaches_with_all_their_relations(worl
     world.relate(b, c)
     world.cite(c, world.source(grade="A"))
     world.cite(b, world.source(grade="B"))
-    Claim.objects.filter(pk=b.pk).update(level="unsourced", likelihood=0.5)
+    Claim.objects.filter(pk=b.pk).update(level="unsourced")
+    ClaimConfirmation.objects.filter(claim=b.pk).update(likelihood=0.5)
 
     world.cite(a, world.source(grade="C"))
 

@@ -187,7 +187,7 @@ def test_the_stored_confirmation_is_fresh(db):
     ids = list(Claim.objects.values_list("pk", flat=True))
 
     assert drift(ids) == []
-    assert not Claim.objects.filter(confirmation_version="").exists()
+    assert not Claim.objects.filter(confirmation__confirmation_version="").exists()
     assert set(Claim.objects.values_list("level", flat=True)) >= {
         "single_source",
         "corroborated",

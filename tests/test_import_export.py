@@ -27,7 +27,16 @@ from claims import imports
 from claims.confirmation_store import drift, recompute_claims
 from claims.demo import load_demo
 from claims.exports import iter_csv, iter_json
-from claims.models import Citation, Claim, Place, Relation, Review, Topic
+from claims.models import (
+    Citation,
+    Claim,
+    ClaimConfirmation,
+    Level,
+    Place,
+    Relation,
+    Review,
+    Topic,
+)
 from sources.models import Document, GradeChange, Source
 from tests.factories import (
     AnalystFactory,
@@ -121,11 +130,12 @@ def test_the_demo_export_round_trips_through_an_empty_tracker():
 def test_the_csv_export_of_the_demo_comes_back_the_same():
     load_demo()
     first = export_csv()
-    before = dict(Claim.objects.values_list("external_id", "likelihood"))
+    likelihoods = Claim.objects.values_list("external_id", "confirmation__likelihood")
+    before = dict(likelihoods)
     empty_the_tracker()
     report = run(first, "demo.csv")
     assert report.ok, report.problems
-    assert dict(Claim.objects.values_list("external_id", "likelihood")) == before
+    assert dict(likelihoods.all()) == before
     # Record numbers (the id column) differ; nothing else does.
     strip = [line.rsplit(",", 6)[0] for line in first.splitlines()]
     again = [line.rsplit(",", 6)[0] for line in export_csv().splitlines()]
@@ -823,21 +833,36 @@ def test_insert_objects_stores_what_bulk_create_stores(text: str) -> None:
             actors=text[:200],
             external_id=external_id,
             submission_note=text,
-            likelihood=0.625,
-            summary_rating="B2",
+            level=Level.CONTESTED,
             needs_rereview=True,
-            report_count=3,
             logged_by=analyst,
         )
 
     by_django, by_copy = make("by-django"), make("by-copy")
-    Claim.objects.bulk_create([by_django])
+    Claim._base_manager.bulk_create([by_django])
     imports.insert_objects(Claim, [by_copy])
     assert by_copy.pk and by_copy.pk != by_django.pk
     assert not by_copy._state.adding
     skip = {"id", "external_id", "created_at", "updated_at"}
     assert stored(Claim, by_copy.pk, skip) == stored(Claim, by_django.pk, skip)
     assert Claim.objects.get(pk=by_copy.pk).created_at is not None
+
+    # A row keyed by another (a claim's confirmation): its key is kept.
+    def confirmation_of(claim: Claim) -> ClaimConfirmation:
+        return ClaimConfirmation(
+            claim_id=claim.pk,
+            likelihood=0.625,
+            likelihood_term="likely",
+            summary_rating=text[:20],
+            report_count=3,
+        )
+
+    ClaimConfirmation.objects.bulk_create([confirmation_of(by_django)])
+    imports.insert_objects(ClaimConfirmation, [confirmation_of(by_copy)])
+    assert ClaimConfirmation.objects.filter(claim=by_copy.pk).exists()
+    assert stored(ClaimConfirmation, by_copy.pk, {"claim_id"}) == stored(
+        ClaimConfirmation, by_django.pk, {"claim_id"}
+    )
 
     # JSON: no claim or citation field is JSON today, an audit entry's are.
     moment = timezone.now()

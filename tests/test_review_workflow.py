@@ -14,7 +14,14 @@ from django.utils import timezone
 
 from analysts.models import AuditEntry
 from claims import actions, review
-from claims.models import Citation, Claim, LikelihoodTerm, Relation, Review
+from claims.models import (
+    Citation,
+    Claim,
+    ClaimConfirmation,
+    LikelihoodTerm,
+    Relation,
+    Review,
+)
 from tests.factories import (
     AnalystFactory,
     ClaimFactory,
@@ -976,7 +983,8 @@ DIFFERS = {
 @pytest.mark.parametrize("status", [Status.CONFIRMED, Status.REFUTED])
 @pytest.mark.parametrize("term", TERMS)
 def test_the_verdict_differs_when_more_than_one_band_apart(status, term):
-    claim = Claim(status=status, likelihood_term=term)
+    claim = Claim(status=status)
+    claim.confirmation = ClaimConfirmation(likelihood_term=term)
 
     assert review.verdict_differs(claim) == (term in DIFFERS[status])
     assert (review.bands_apart(status, term) > 1) == (term in DIFFERS[status])
@@ -984,7 +992,9 @@ def test_the_verdict_differs_when_more_than_one_band_apart(status, term):
 
 @pytest.mark.parametrize("status", [Status.OPEN, Status.IN_REVIEW])
 def test_an_unruled_claim_has_no_verdict_to_differ(status):
-    assert not review.verdict_differs(Claim(status=status, likelihood_term="likely"))
+    claim = Claim(status=status)
+    claim.confirmation = ClaimConfirmation(likelihood_term="likely")
+    assert not review.verdict_differs(claim)
 
 
 def test_the_page_says_when_the_verdict_differs(as_user, alice, rita):
@@ -1030,9 +1040,9 @@ def test_the_queue_is_oldest_first_and_sorts_by_likelihood(as_user, alice, rita)
     waiting_since(newest, 1)
     waiting_since(oldest, 9)
     waiting_since(middle, 5)
-    Claim.objects.filter(pk=newest.pk).update(likelihood=0.9)
-    Claim.objects.filter(pk=oldest.pk).update(likelihood=0.2)
-    Claim.objects.filter(pk=middle.pk).update(likelihood=0.6)
+    ClaimConfirmation.objects.filter(claim=newest.pk).update(likelihood=0.9)
+    ClaimConfirmation.objects.filter(claim=oldest.pk).update(likelihood=0.2)
+    ClaimConfirmation.objects.filter(claim=middle.pk).update(likelihood=0.6)
     client = as_user(rita)
 
     assert listed(client.get(QUEUE)) == [oldest.pk, middle.pk, newest.pk]

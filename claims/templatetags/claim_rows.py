@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
 from claims.markup import esc, time_since, truncated
-from claims.models import Claim
+from claims.models import Claim, ClaimConfirmation
 
 register = template.Library()
 
@@ -31,8 +31,8 @@ def labels(model, field_name: str) -> dict:
 
 KINDS = labels(Claim, "kind")
 LEVELS = labels(Claim, "level")
-TERMS = labels(Claim, "likelihood_term")
-CONFIDENCES = labels(Claim, "confidence")
+TERMS = labels(ClaimConfirmation, "likelihood_term")
+CONFIDENCES = labels(ClaimConfirmation, "confidence")
 STATUSES = labels(Claim, "status")
 
 
