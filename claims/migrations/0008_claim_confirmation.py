@@ -22,9 +22,32 @@ COPY = (
     f"SELECT id, {COLUMNS} FROM claims_claim"
 )
 BACK = (
-    f"UPDATE claims_claim SET ({COLUMNS}) = "  # noqa: S608
-    f"(SELECT {COLUMNS} FROM claims_confirmation c WHERE c.claim_id = claims_claim.id)"
+    "UPDATE claims_claim SET "  # noqa: S608
+    + ", ".join(f"{name} = c.{name}" for name in MOVED)
+    + " FROM claims_confirmation c WHERE c.claim_id = claims_claim.id"
 )
+
+
+
+def no_statement_timeout(schema_editor) -> None:
+    # Copying every claim takes longer than a page may (DB_STATEMENT_TIMEOUT_MS);
+    # for the rest of the migration's transaction.
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute("SET LOCAL statement_timeout = 0")
+
+
+def copy(apps, schema_editor) -> None:
+    no_statement_timeout(schema_editor)
+    schema_editor.execute(COPY)
+
+
+def uncopy(apps, schema_editor) -> None:
+    schema_editor.execute("DELETE FROM claims_confirmation")
+
+
+def copy_back(apps, schema_editor) -> None:
+    no_statement_timeout(schema_editor)
+    schema_editor.execute(BACK)
 
 
 class Migration(migrations.Migration):
@@ -104,7 +127,7 @@ class Migration(migrations.Migration):
                 "ordering": ["claim_id"],
             },
         ),
-        migrations.RunSQL(COPY, "DELETE FROM claims_confirmation"),
+        migrations.RunPython(copy, uncopy),
         migrations.AddConstraint(
             model_name="claimconfirmation",
             constraint=models.CheckConstraint(
@@ -124,6 +147,6 @@ class Migration(migrations.Migration):
         ),
         # Reversing adds the columns back with their defaults, then BACK copies
         # the values (the operations below run in reverse order).
-        migrations.RunSQL(migrations.RunSQL.noop, BACK),
+        migrations.RunPython(migrations.RunPython.noop, copy_back),
         *(migrations.RemoveField(model_name="claim", name=name) for name in MOVED),
     ]
