@@ -70,6 +70,23 @@ def test_the_list_pages_through_every_row_once_in_every_order(awkward_claims, or
     assert backward == expected
 
 
+@pytest.mark.parametrize("ordering", ["-likelihood", "likelihood"])
+def test_the_likelihood_orders_join_the_confirmations_so_their_index_serves(
+    awkward_claims, alice, as_user, ordering
+):
+    """The likelihood is the claim's ClaimConfirmation's: its page reads the
+    confirmations by an inner join, which lets the database walk their
+    (likelihood, claim) index in order; an outer join would sort every claim."""
+    url = reverse("claims:claim_list")
+    with CaptureQueriesContext(connection) as queries:
+        response = as_user(alice).get(url, {"ordering": ordering})
+    assert response.status_code == 200
+    pages = [q["sql"] for q in queries if "LIMIT 51" in q["sql"]]
+    assert len(pages) == 1
+    assert 'INNER JOIN "claims_confirmation"' in pages[0]
+    assert 'LEFT OUTER JOIN "claims_confirmation"' not in pages[0]
+
+
 @pytest.mark.parametrize("sort", sorted(QUEUE_ORDER))
 def test_the_queue_pages_through_every_claim_once_in_every_order(awkward_claims, sort):
     keys = QUEUE_ORDER[sort]
