@@ -1099,10 +1099,20 @@ class _Prepared:
         )
         *absent, prepared = cursor.fetchone()
         self.known = set(prepared)
+        made = []
         for (table, (select, params)), make in zip(fills.items(), absent, strict=True):
             if make:
                 cursor.execute(_create_temporary_sql(table, select), params)
-        self.queued: list[str] = []
+                made.append(table)
+        if made:
+            # Analyzed empty, they are planned as the few rows a slice puts in
+            # them; never analyzed, PostgreSQL assumed hundreds of rows and
+            # read whole tables to join them (about 2 ms of each logged claim).
+            cursor.execute(f"ANALYZE {', '.join(made)}")
+        # Each statement planned once for every slice: PostgreSQL planned those
+        # with parameters afresh on every execution (custom plans), about 1 ms
+        # of each logged claim. For the rest of the transaction.
+        self.queued: list[str] = ["SET LOCAL plan_cache_mode = force_generic_plan"]
         self.params: list = []
 
     def add(self, sql: str, params: Sequence | None = None) -> None:
@@ -1185,7 +1195,12 @@ def _refresh_slice(cursor, claim_ids: list[int]) -> list[tuple] | None:
         for statement in WRITE_CHANGES_SQL:
             cursor.execute(statement)
         _new_version(cursor)
-    if not postgresql:
+    if postgresql:
+        # Emptied and analyzed, as the small slices' plans take them (_Prepared).
+        for table in fills:
+            cursor.execute(f"DELETE FROM {table}")  # noqa: S608 - names of ours
+        cursor.execute(f"ANALYZE {', '.join(fills)}")
+    else:
         _drop_temporary(cursor)
     return None
 
