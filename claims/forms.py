@@ -9,6 +9,7 @@ validated, and saved through ``claims.actions``, as one.
 from __future__ import annotations
 
 import calendar
+import copy
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -368,6 +369,60 @@ def get_or_create_named(model, name: str):
     return existing or model.objects.get_or_create(name=name)[0]
 
 
+# The copies of fields and widgets that field_copy stands in for: a class
+# with another __deepcopy__ of its own gets Django's deep copy.
+_FIELD_COPIES = {
+    forms.Field.__deepcopy__,
+    forms.ChoiceField.__deepcopy__,
+    forms.ModelChoiceField.__deepcopy__,
+}
+_WIDGET_COPIES = {forms.Widget.__deepcopy__, forms.widgets.ChoiceWidget.__deepcopy__}
+
+
+def field_copy(field: forms.Field) -> forms.Field:
+    """The copy of a form field that Django's ``Field.__deepcopy__`` makes
+    (its own widget, widget attributes, error messages, validators and a clone
+    of a model choice field's queryset, rebound to it), but sharing the
+    choices of a plain choice field, which are replaced, never changed in
+    place: Django deep-copies each choice, tuple by tuple. A field or widget
+    that copies itself otherwise gets Django's deep copy."""
+    if (
+        type(field).__deepcopy__ not in _FIELD_COPIES
+        or type(field.widget).__deepcopy__ not in _WIDGET_COPIES
+    ):
+        return copy.deepcopy(field)
+    copied = copy.copy(field)
+    widget = copy.copy(field.widget)
+    widget.attrs = field.widget.attrs.copy()
+    if isinstance(widget, forms.widgets.ChoiceWidget):
+        widget.choices = copy.copy(field.widget.choices)
+    copied.widget = widget
+    copied.error_messages = field.error_messages.copy()
+    copied.validators = field.validators[:]
+    if isinstance(field, forms.ModelChoiceField) and field.queryset is not None:
+        copied.queryset = field.queryset  # a clone, and the widget's choices its own
+    return copied
+
+
+class _FieldsCopiedOnce(dict):
+    """A form's base fields, which BaseForm.__init__ deep-copies for each form:
+    copied here by field_copy instead. The entry page builds five forms a post;
+    their deep copies were about a tenth of its CPU."""
+
+    def __deepcopy__(self, memo) -> dict:
+        return {name: field_copy(field) for name, field in self.items()}
+
+
+class CheapFieldCopies:
+    """A form whose fields are copied for it by field_copy (_FieldsCopiedOnce);
+    tests/test_claim_entry.py checks that two forms share no field, widget,
+    attribute dict, message dict, validator list or queryset."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        self.base_fields = _FieldsCopiedOnce(type(self).base_fields)
+        super().__init__(*args, **kwargs)
+
+
 class QuietMixin:
     """A bound form that shows what was typed without judging it: used when the
     page is only re-rendered with one more row."""
@@ -404,7 +459,7 @@ class ChecksConstraintsItself:
 # --------------------------------------------------------------------------
 
 
-class ClaimForm(ChecksConstraintsItself, QuietMixin, forms.ModelForm):
+class ClaimForm(CheapFieldCopies, ChecksConstraintsItself, QuietMixin, forms.ModelForm):
     checked_by_form = frozenset(
         {
             "claim_quantity_low_le_high",  # _clean_quantity
@@ -618,7 +673,9 @@ class ClaimForm(ChecksConstraintsItself, QuietMixin, forms.ModelForm):
 SUPPORT_CHOICES = [("True", "supports"), ("False", "denies")]
 
 
-class CitationForm(ChecksConstraintsItself, QuietMixin, forms.ModelForm):
+class CitationForm(
+    CheapFieldCopies, ChecksConstraintsItself, QuietMixin, forms.ModelForm
+):
     checked_by_form = frozenset(
         {
             "citation_credibility_2_to_6",  # the field's choices
@@ -822,7 +879,9 @@ CitationFormSet = forms.modelformset_factory(
 # --------------------------------------------------------------------------
 
 
-class RelationForm(ChecksConstraintsItself, QuietMixin, forms.ModelForm):
+class RelationForm(
+    CheapFieldCopies, ChecksConstraintsItself, QuietMixin, forms.ModelForm
+):
     # Its ends are not fields; clean_other_claim refuses the claim itself.
     checked_by_form = frozenset({"relation_ordered_pair_not_self"})
     other_claim = forms.CharField(

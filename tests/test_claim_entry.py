@@ -1,6 +1,7 @@
 """Logging and editing a claim: one page with the statement, its facets, its
 citations and its relations, saved as one through claims.actions."""
 
+import copy
 from datetime import date
 from decimal import Decimal
 
@@ -12,6 +13,7 @@ from django.urls import reverse
 
 from analysts.models import AuditEntry
 from claims import actions
+from claims import forms as forms_module
 from claims.confirmation import MODEL_VERSION
 from claims.confirmation_store import explanations
 from claims.forms import (
@@ -981,3 +983,53 @@ def test_trigram_similarity_is_used_when_pg_trgm_is_installed(alice):
 
     assert [claim.pk for claim in found] == [close.pk]
     assert 0.3 <= found[0].similarity <= 1
+
+
+@pytest.mark.parametrize("form_class", [ClaimForm, CitationForm, RelationForm])
+def test_entry_forms_copy_their_fields_as_django_would_sharing_only_choices(
+    form_class, alice, monkeypatch
+):
+    """The entry forms copy their fields with forms.field_copy, not Django's
+    deep copy: two forms still share no field, widget, attribute dict, message
+    dict, validator list or queryset, only a choice field's choices; and each
+    form renders exactly as with Django's copies."""
+    claim = Claim(logged_by=alice)
+    kwargs = {
+        ClaimForm: {"instance": claim, "user": alice},
+        CitationForm: {"user": alice},
+        RelationForm: {"user": alice, "claim": claim},
+    }[form_class]
+    one, other = form_class(**kwargs), form_class(**kwargs)
+    for name, base in form_class.base_fields.items():
+        field, other_field = one.fields[name], other.fields[name]
+        assert len({id(base), id(field), id(other_field)}) == 3, name
+        assert field.widget is not other_field.widget, name
+        assert field.widget is not base.widget, name
+        assert field.widget.attrs is not other_field.widget.attrs, name
+        assert field.error_messages is not other_field.error_messages, name
+        assert field.validators is not other_field.validators, name
+        if getattr(field, "queryset", None) is not None:
+            assert field.queryset is not other_field.queryset, name
+            assert field.queryset is not base.queryset, name
+            assert field.widget.choices.field is field, name
+        if hasattr(field.widget, "field"):
+            assert field.widget.field is field, name
+    copied = str(form_class(**kwargs))
+    monkeypatch.setattr(forms_module, "field_copy", copy.deepcopy)
+    assert str(form_class(**kwargs)) == copied
+
+
+def test_a_copied_model_choice_field_has_a_queryset_and_choices_of_its_own(db):
+    """As Django's deep copy: a clone of the queryset (whose cached rows would
+    otherwise pass from one request to the next), and the widget's choices
+    bound to the copy; a choice field's choices are shared."""
+    from django import forms
+
+    field = forms.ModelChoiceField(queryset=Topic.objects.all())
+    list(field.queryset)  # the original's rows cached
+    copied = forms_module.field_copy(field)
+    assert copied.queryset is not field.queryset
+    assert copied.queryset._result_cache is None
+    assert copied.widget.choices.field is copied
+    kinds = forms.ChoiceField(choices=Relation.Kind.choices)
+    assert forms_module.field_copy(kinds).choices is kinds.choices
