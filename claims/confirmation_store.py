@@ -786,8 +786,16 @@ def recompute_claims(
 
 
 def recompute_all(flag_rereview: bool = False) -> tuple[int, int]:
-    """Recompute every claim; returns (claims, changed)."""
+    """Recompute every claim; returns (claims, changed). A claim without its
+    ClaimConfirmation (made by a path that skipped Claim.save and the loaders:
+    raw SQL, a restore of part of a database) gets one first."""
     lock_writers()
+    missing = Claim.objects.filter(confirmation__isnull=True).values_list(
+        "pk", flat=True
+    )
+    ClaimConfirmation.objects.bulk_create(
+        [ClaimConfirmation(claim_id=pk) for pk in missing], batch_size=1000
+    )
     ids = list(Claim.objects.order_by("pk").values_list("pk", flat=True))
     return len(ids), recompute_claims(ids, flag_rereview=flag_rereview)
 

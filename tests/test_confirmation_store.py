@@ -1055,6 +1055,26 @@ def test_without_check_the_command_repairs_the_drift(world):
     call_command("recompute_confirmation", "--check", stdout=StringIO())
 
 
+def test_the_repair_gives_a_claim_without_its_confirmation_row_one(world):
+    """A claim whose ClaimConfirmation is missing (made by raw SQL, say) is
+    drift that the check names and the repair mends, with or without
+    evidence."""
+    cited, bare = world.claim(), world.claim()
+    world.cite(cited, world.source())
+    ClaimConfirmation.objects.filter(claim__in=[cited.pk, bare.pk]).delete()
+    out = StringIO()
+    with pytest.raises(CommandError):
+        call_command("recompute_confirmation", "--check", stdout=out)
+    assert f"claim #{cited.pk}" in out.getvalue()
+    assert f"claim #{bare.pk}" in out.getvalue()
+
+    call_command("recompute_confirmation", stdout=StringIO())
+
+    assert ClaimConfirmation.objects.filter(claim__in=[cited.pk, bare.pk]).count() == 2
+    assert stored(cited).likelihood_term != stored(bare).likelihood_term
+    assert_true_everywhere()
+
+
 # Concurrency (PostgreSQL) -------------------------------------------------------------
 
 
