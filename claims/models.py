@@ -462,7 +462,8 @@ class ClaimConfirmation(models.Model):
     Kept apart so that a recomputation, which rewrites these values for every
     claim it changes (a grade change for a hundred thousand), writes narrow
     rows with two indexes rather than the claim's wide row and its dozen
-    indexes: measured at a million claims, a quarter of the time. Every claim
+    indexes: at a million claims that UPDATE took a quarter of the time
+    (docs/performance.md, sessions 9 and 10). Every claim
     has one, made with it (Claim.save, ClaimQuerySet.bulk_create and the bulk
     loaders' COPY)."""
 
