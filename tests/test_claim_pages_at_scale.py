@@ -87,6 +87,27 @@ def test_the_likelihood_orders_join_the_confirmations_so_their_index_serves(
     assert 'LEFT OUTER JOIN "claims_confirmation"' not in pages[0]
 
 
+@pytest.mark.parametrize("ordering", ["-likelihood", "likelihood"])
+def test_the_api_s_likelihood_orders_join_the_confirmations_too(
+    awkward_claims, alice, as_user, ordering
+):
+    """The API sorts with the claim list's filter (StableOrderingFilter): the
+    same inner join, and the same order as the list."""
+    with CaptureQueriesContext(connection) as queries:
+        response = as_user(alice).get("/api/v1/claims/", {"ordering": ordering})
+    assert response.status_code == 200
+    order = 'ORDER BY "claims_confirmation"."likelihood"'
+    pages = [q["sql"] for q in queries if order in q["sql"]]
+    assert len(pages) == 1
+    assert 'INNER JOIN "claims_confirmation"' in pages[0]
+    assert 'LEFT OUTER JOIN "claims_confirmation"' not in pages[0]
+    listed = [row["id"] for row in response.json()["results"]]
+    keys = LIST_KEYS[ordering]
+    keys = ordered_keys(keys, id_descending=keys[-1].descending)
+    expected = Claim.objects.order_by(*(key.order_by() for key in keys))
+    assert listed == list(expected.values_list("pk", flat=True))
+
+
 @pytest.mark.parametrize("sort", sorted(QUEUE_ORDER))
 def test_the_queue_pages_through_every_claim_once_in_every_order(awkward_claims, sort):
     keys = QUEUE_ORDER[sort]
