@@ -37,6 +37,7 @@ from claims.models import (
     Relation,
     Topic,
 )
+from claims.pagination import inner_joined
 from claims.widgets import (
     FastBooleanSelect,
     FastCheckboxSelectMultiple,
@@ -101,11 +102,7 @@ class StableOrderingFilter(OrderingFilter):
             name = self.get_ordering_value(param)
             column = THROUGH.get(name.lstrip("-"), name.lstrip("-"))
             name = f"-{column}" if name.startswith("-") else column
-            if "__" in column:
-                # An inner join, so that the related table's index serves the
-                # order (pagination.Key.joined): outer, PostgreSQL sorted every
-                # claim (2.6 s at a million).
-                qs = qs.filter(**{f"{column.split('__')[0]}__isnull": False})
+            qs = inner_joined(qs, column)
             if "__" in column or not Claim._meta.get_field(column).null:
                 # Plain, so that an index in this order serves it.
                 ordering.append(name)

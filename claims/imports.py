@@ -1549,12 +1549,9 @@ class Importer:
         # Inserted as they are, not through the manager's bulk_create, which
         # would make each a row of defaults: confirm() made the true ones.
         insert_objects(Claim, claims)
-        rows_of_claims = []
         for claim in claims:
-            stored = claim.confirmation
-            stored.claim_id = claim.pk
-            rows_of_claims.append(stored)
-        insert_objects(ClaimConfirmation, rows_of_claims)
+            claim.confirmation.claim_id = claim.pk
+        insert_objects(ClaimConfirmation, [claim.confirmation for claim in claims])
         Link = Claim.places.through
         links, citations, reviews, cited_sources = [], [], [], []
         for row, claim in zip(rows, claims, strict=True):
