@@ -59,6 +59,7 @@ import math
 import re
 import secrets
 import threading
+from array import array
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -66,6 +67,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
 from operator import attrgetter, itemgetter
+from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from django.db import connection, transaction
@@ -577,9 +579,42 @@ def _subject_rows(user, selection: Selection) -> tuple[tuple, ...]:
         return tuple(cursor.fetchall())
 
 
+# The subjects' fields as one digest, made by PostgreSQL: each row's text form
+# quotes its fields, so no two lists of rows make the same text. A remembered
+# report compares this (64 characters) rather than reading ten thousand rows
+# per request to compare them, which cost a worker its CPU and, through the
+# objects made and freed, its memory.
+SUBJECTS_DIGEST_SQL = """
+SELECT encode(sha256(convert_to(COALESCE(
+    string_agg(ROW(s.id, s.name, s.kind, s.country, s.grade)::text, ',' ORDER BY s.id),
+    ''), 'UTF8')), 'hex')
+FROM ({subjects}) AS s
+"""
+
+
+def _subjects_digest(user, selection: Selection) -> str:
+    """What the records' subject fields (id, name, kind, country, grade of every
+    subject) are now, as a digest: equal digests, equal subjects."""
+    sources = _visible_subjects(user, selection)
+    fields = ("id", "name", "kind", "country", "grade")
+    if connection.vendor != "postgresql":
+        rows = _subject_rows(user, selection)
+        return hashlib.sha256(repr(rows).encode()).hexdigest()
+    sql, params = sources.order_by().values_list(*fields).query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(SUBJECTS_DIGEST_SQL.format(subjects=sql), params)
+        return cursor.fetchone()[0]
+
+
 def _subjects(user, selection: Selection) -> dict[int, tuple]:
-    """Record's first fields (id, name, kind, country, grade) per subject."""
-    return {row[0]: row for row in _subject_rows(user, selection)}
+    """Record's first fields (id, name, kind, country, grade) per subject; the
+    few distinct kinds, countries and grades as one string each, not one per
+    row, for the records a worker remembers."""
+    same: dict = {}
+    return {
+        subject: (subject, name, *(same.setdefault(v, v) for v in rest))
+        for subject, name, *rest in _subject_rows(user, selection)
+    }
 
 
 def fresh_source_records(user, selection: Selection) -> list[Record]:
@@ -1396,7 +1431,7 @@ def _sums_key(selection: Selection) -> tuple:
     )
 
 
-def selected_sums(selection: Selection, key: tuple | None = None) -> list[tuple]:
+def selected_sums(selection: Selection, key: tuple | None = None) -> Sequence[tuple]:
     """The stored pairs' sums per subject for the topic and period filters
     (kind and country apply to the subjects afterwards), remembered per
     version of the pairs; ``key``: _sums_key(selection), when read already."""
@@ -1407,7 +1442,7 @@ def selected_sums(selection: Selection, key: tuple | None = None) -> list[tuple]
         sql, params = _stored_selection_sql(selection)
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
-            rows = cursor.fetchall()
+            rows = PackedSums(cursor.fetchall())
         if version:
             SUMS_MEMORY.put(key, rows)
     return rows
@@ -1417,6 +1452,73 @@ def _as_date(value) -> dt.date | None:
     if value is None or isinstance(value, dt.date):
         return value
     return dt.date.fromisoformat(str(value)[:10])
+
+
+class PackedSums(Sequence):
+    """SUMS_SQL's rows as machine numbers, nine to a row, the median apart:
+    what a worker keeps of a large topic's sums is then 80 bytes a subject
+    rather than about 280 as a tuple of Python objects (1.5 MiB less for the
+    benchmark's topic), so that the memory stays small and the worker's heap
+    flat. Each row reads back as the tuple it was, the day as a date and the
+    median as a float."""
+
+    NO_DAY = -1
+    WIDTH = 9
+
+    def __init__(self, rows: list[tuple]):
+        self.numbers = array("q")
+        self.medians = array("d")
+        for (
+            subject,
+            by_origin,
+            supported,
+            confirmed,
+            refuted,
+            opened,
+            in_review,
+            latest,
+            firsts,
+            median,
+        ) in rows:
+            day = _as_date(latest)
+            self.numbers.extend(
+                (
+                    subject,
+                    bool(by_origin),
+                    supported,
+                    confirmed,
+                    refuted,
+                    opened,
+                    in_review,
+                    self.NO_DAY if day is None else day.toordinal(),
+                    firsts,
+                )
+            )
+            self.medians.append(math.nan if median is None else float(median))
+
+    def __len__(self) -> int:
+        return len(self.medians)
+
+    def __getitem__(self, index: int) -> tuple:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        start = self.WIDTH * index
+        subject, by_origin, *counts, day, firsts = self.numbers[
+            start : start + self.WIDTH
+        ]
+        median = self.medians[index]
+        return (
+            subject,
+            bool(by_origin),
+            *counts,
+            None if day == self.NO_DAY else dt.date.fromordinal(day),
+            firsts,
+            None if math.isnan(median) else median,
+        )
 
 
 def _may_read_stored(user) -> bool:
@@ -1609,10 +1711,9 @@ def report_rows(user, selection: Selection, ordering: str):
 
 
 class _Built(NamedTuple):
-    """A filtered report's records, built from the sums and the subject rows
-    they were built with, and their orders as sorted so far."""
+    """A filtered report's records, built from the sums and the subjects, and
+    their orders as sorted so far."""
 
-    subjects: tuple[tuple, ...]
     records: list[Record]
     orders: dict[str, list[Record]]
 
@@ -1637,8 +1738,8 @@ class SharedRecords(Sequence):
 # building and sorting thousands of records cost 60-100 ms of a request at a
 # million claims. An entry serves a request only if the stored pairs' version
 # (through the sums' key) and every field of every subject it shows are those
-# it was built with: a renamed or regraded source, or a reader who sees other
-# sources, builds afresh.
+# it was built with (the subjects' digest is in the key): a renamed or regraded
+# source, or a reader who sees other sources, builds afresh.
 RECORDS_MEMORY = SumsMemory(size=4)
 
 
@@ -1646,15 +1747,16 @@ def remembered_records(user, selection: Selection, ordering: str) -> SharedRecor
     """sort_records(source_records(user, selection), ordering) for a filtered
     selection that a reader of the stored rows asks for, built and sorted once
     per version of the pairs and of the subjects."""
-    subjects = _subject_rows(user, selection)
     sums_key = _sums_key(selection)
-    key = (*sums_key, hash(subjects))
+    digest = _subjects_digest(user, selection)
+    key = (*sums_key, digest)
     built = RECORDS_MEMORY.get(key) if key[0] else None
-    if built is None or built.subjects != subjects:
+    if built is None:
         rows = selected_sums(selection, sums_key)
-        subject_of = {row[0]: row for row in subjects}
-        built = _Built(subjects, _records_from_sums(rows, subject_of), {})
-        if key[0]:
+        built = _Built(_records_from_sums(rows, _subjects(user, selection)), {})
+        # Kept only if the subjects read are those the digest was made of: a
+        # source changed between the two reads leaves nothing remembered.
+        if key[0] and _subjects_digest(user, selection) == digest:
             RECORDS_MEMORY.put(key, built)
     ordering = ordering if ordering.lstrip("-") in COLUMN_BY_KEY else DEFAULT_ORDERING
     ordered = built.orders.get(ordering)
@@ -1677,7 +1779,14 @@ def source_records(user, selection: Selection) -> list[Record]:
     return _records_from_sums(selected_sums(selection), _subjects(user, selection))
 
 
-def _records_from_sums(rows: list[tuple], subjects: dict[int, tuple]) -> list[Record]:
+# The links of a record not yet on a page: one empty mapping for all, which a
+# page replaces (SharedRecords hands out copies with a dict of their own).
+NO_LINKS = MappingProxyType({})
+
+
+def _records_from_sums(
+    rows: Sequence[tuple], subjects: dict[int, tuple]
+) -> list[Record]:
     """The filtered report's records: the stored pairs' sums per subject
     (selected_sums) with the subjects' own fields; a sum whose subject is not
     among them (not visible, or another kind or country) is left out."""
@@ -1690,6 +1799,7 @@ def _records_from_sums(rows: list[tuple], subjects: dict[int, tuple]) -> list[Re
         records.append(
             Record(
                 *source,
+                links=NO_LINKS,
                 supported=supported,
                 confirmed=confirmed,
                 refuted=refuted,

@@ -498,6 +498,82 @@ def test_remembered_records_follow_their_sources_and_pairs(world, alice, max_):
     assert shown() == [("Outlet (renamed)", "E", 2, {})]
 
 
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="PostgreSQL makes the subjects' digest"
+)
+def test_a_remembered_report_reads_the_subjects_digest_not_their_rows(
+    world, alice, max_
+):
+    """Read again, a remembered report asks the database for one digest of its
+    subjects rather than reading every subject's row to compare them: at ten
+    thousand sources those rows cost each request its CPU and the worker's
+    heap the objects made and freed."""
+    cite(alice, world["claims"][0], world["outlet"], "2024-03-04")
+    topic = Selection(topic=world["troops"])
+    first = list(reliability.report_rows(max_, topic, "name"))
+    with CaptureQueriesContext(connection) as queries:
+        again = list(reliability.report_rows(max_, topic, "name"))
+    assert again == first
+    reads = [q["sql"] for q in queries if '"sources_source"."name"' in q["sql"]]
+    assert reads, "the subjects were not looked at"
+    assert all("sha256" in sql for sql in reads), reads
+
+
+def test_a_report_built_while_a_source_changes_is_not_remembered(
+    world, alice, max_, monkeypatch
+):
+    """The memory is keyed by the subjects' digest read before the records are
+    built. A source renamed between that digest and the read of the subjects
+    leaves nothing remembered: else the entry would hold the new name under
+    the old digest, and show it once the name was changed back."""
+    outlet = world["outlet"]
+    cite(alice, world["claims"][0], outlet, "2024-03-04")
+    topic = Selection(topic=world["troops"])
+    reliability.RECORDS_MEMORY.clear()
+    read_subjects = reliability._subjects
+
+    def renamed_meanwhile(user, selection):
+        Source.objects.filter(pk=outlet.pk).update(name="Outlet (renamed)")
+        return read_subjects(user, selection)
+
+    monkeypatch.setattr(reliability, "_subjects", renamed_meanwhile)
+    assert [r.name for r in reliability.report_rows(max_, topic, "name")] == [
+        "Outlet (renamed)"
+    ]
+    assert not reliability.RECORDS_MEMORY.entries
+    monkeypatch.setattr(reliability, "_subjects", read_subjects)
+    Source.objects.filter(pk=outlet.pk).update(name="Outlet")
+    assert [r.name for r in reliability.report_rows(max_, topic, "name")] == ["Outlet"]
+    assert len(reliability.RECORDS_MEMORY.entries) == 1
+
+
+def test_packed_sums_read_back_as_the_rows_they_were():
+    """The remembered sums are kept as machine numbers; every row reads back as
+    the database gave it: days as dates (or None), medians as floats (or
+    None), the origin flag as a bool, by index, negative index and slice."""
+    from decimal import Decimal
+
+    rows = [
+        (7, False, 12, 5, 2, 3, 2, dt.date(2024, 3, 4), 1, Decimal("2.5")),
+        (9, True, 1, 0, 0, 1, 0, None, 0, None),
+        (2**40, False, 10**9, 0, 10**9, 0, 0, "2023-06-02", 0, 0),
+    ]
+    packed = reliability.PackedSums(rows)
+    expected = [
+        (7, False, 12, 5, 2, 3, 2, dt.date(2024, 3, 4), 1, 2.5),
+        (9, True, 1, 0, 0, 1, 0, None, 0, None),
+        (2**40, False, 10**9, 0, 10**9, 0, 0, dt.date(2023, 6, 2), 0, 0.0),
+    ]
+    assert len(packed) == 3
+    assert list(packed) == expected
+    assert packed[-1] == expected[-1]
+    assert packed[1:] == expected[1:]
+    assert type(packed[0][1]) is bool and type(packed[0][9]) is float
+    with pytest.raises(IndexError):
+        packed[3]
+    assert list(reliability.PackedSums([])) == []
+
+
 @pytest.fixture
 def roles_again(transactional_db):
     """The role groups a data migration made, which an earlier transactional
