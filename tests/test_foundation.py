@@ -285,6 +285,26 @@ def test_check_deploy_reports_nothing_with_production_settings():
     assert "WARNING" not in result.stderr + result.stdout
 
 
+def test_a_worker_freezes_what_loading_the_app_made():
+    """The WSGI module, which each gunicorn worker loads, leaves what loading
+    the app made out of the collector's generations, with no garbage among
+    it: full collections then walk only what requests made, and run often
+    enough that a worker's memory stays flat (docs/performance.md)."""
+    script = "import gc, config.wsgi; print(gc.get_freeze_count(), len(gc.garbage))"
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env=production_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    frozen, garbage = (int(n) for n in result.stdout.split())
+    assert frozen > 20_000  # Django and the app's modules: about 60,000 objects
+    assert garbage == 0
+
+
 def test_it_refuses_to_start_without_a_secret_key_when_debug_is_off():
     env = production_env()
     env.pop("SECRET_KEY")
