@@ -305,7 +305,7 @@ def claim_queryset(user) -> QuerySet:
     queries whatever the page size."""
     return (
         Claim.objects.visible_to(user)
-        .with_list_data()
+        .with_confirmation_row()
         .prefetch_related(
             "places",
             Prefetch(

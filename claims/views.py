@@ -454,7 +454,7 @@ def render_claim_page(
     user = request.user
     visible = Claim.objects.visible_to(user)
     claim = get_object_or_404(
-        visible.with_list_data().prefetch_related("places"), pk=pk
+        visible.with_confirmation_row().prefetch_related("places"), pk=pk
     )
     citations = list(
         claim.citations.select_related(

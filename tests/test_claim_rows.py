@@ -1,13 +1,17 @@
 """The list's and the queue's rows from Python equal the templates they replaced."""
 
 import datetime
+import gc
+import weakref
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from django.db import connection
 from django.template import Context, Engine
 from django.test import override_settings
 from django.test.html import parse_html
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import translation
 from django.utils.timesince import timesince
@@ -16,7 +20,7 @@ from hypothesis import strategies as st
 
 from claims import review as rules
 from claims.markup import time_since
-from claims.models import Claim
+from claims.models import Claim, ClaimConfirmation
 from claims.templatetags.claim_rows import claim_rows, queue_rows
 from tests.factories import ClaimFactory, PlaceFactory, TopicFactory
 from tests.hostile import HOSTILE
@@ -191,3 +195,77 @@ def test_the_waiting_time_reads_as_djangos_timesince(moment, later, language):
     now = moment + later
     with translation.override(language):
         assert time_since(moment, now) == timesince(moment, now)
+
+
+def test_list_rows_carry_the_confirmation_as_columns_not_as_a_row(alice):
+    """A list's claims read their stored confirmation from columns of their own
+    row: no ClaimConfirmation instance per row and no query to read one; the
+    values and labels are the row's own."""
+    claim = ClaimFactory(
+        logged_by=alice, likelihood=0.9, likelihood_term="very_likely",
+        confidence="moderate", report_count=3, origin_count=2,
+    )  # fmt: skip
+    row = ClaimConfirmation.objects.get(pk=claim.pk)
+    (listed_claim,) = listed([claim.pk])
+    with CaptureQueriesContext(connection) as queries:
+        read = {
+            name: getattr(listed_claim, name)
+            for name in (
+                "computed_level", "likelihood", "likelihood_term", "confidence",
+                "summary_rating", "confirmation_version", "report_count",
+                "origin_count",
+            )
+        }  # fmt: skip
+        labels = (
+            listed_claim.get_likelihood_term_display(),
+            listed_claim.get_confidence_display(),
+            listed_claim.get_computed_level_display(),
+        )
+    assert not queries.captured_queries
+    assert "confirmation" not in listed_claim._state.fields_cache
+    assert read == {name: getattr(row, name) for name in read}
+    assert read["likelihood"] == 0.9 and read["report_count"] == 3
+    assert labels == (
+        row.get_likelihood_term_display(),
+        row.get_confidence_display(),
+        row.get_computed_level_display(),
+    )
+    assert all(type(label) is str for label in labels)
+
+
+def test_a_listed_claim_is_freed_as_soon_as_the_page_drops_it(alice):
+    """With no claim and ClaimConfirmation pointing at each other, a page's
+    claims are freed when the page is done with them, not left as cyclic
+    garbage for the collector's next full pass (which let a worker's memory
+    grow under load)."""
+    pks = [ClaimFactory(logged_by=alice, topic=TopicFactory()).pk for _ in range(3)]
+    # As the claim list reads them (claims.views.listed_claims).
+    claims = list(Claim.objects.with_list_data().filter(pk__in=pks))
+    assert claims[0].likelihood is not None
+    refs = [weakref.ref(claim) for claim in claims]
+    gc.disable()
+    try:
+        del claims
+        assert [ref() for ref in refs] == [None, None, None]
+    finally:
+        gc.enable()
+
+
+def test_a_claim_given_its_confirmation_row_reads_the_row(alice):
+    """A listed claim that is given its ClaimConfirmation afterwards (the store
+    hands a recomputed one over), or is read afresh, reads that row, not the
+    columns it was listed with."""
+    claim = ClaimFactory(logged_by=alice, likelihood=0.2, confidence="low")
+    (listed_claim,) = listed([claim.pk])
+    ClaimConfirmation.objects.filter(pk=claim.pk).update(
+        likelihood=0.8, confidence="high"
+    )
+    (refreshed,) = listed([claim.pk])
+    ClaimConfirmation.objects.filter(pk=claim.pk).update(likelihood=0.7)
+    listed_claim.confirmation = ClaimConfirmation.objects.get(pk=claim.pk)
+    assert listed_claim.likelihood == 0.7
+    assert listed_claim.get_confidence_display() == "high"
+    # Read afresh, a listed claim reads its row too.
+    refreshed.refresh_from_db()
+    assert refreshed.likelihood == 0.7
+    assert refreshed.get_confidence_display() == "high"
