@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from claims import review as rules
 from claims.markup import time_since
 from claims.models import Claim, ClaimConfirmation
-from claims.templatetags.claim_rows import claim_rows, queue_rows
+from claims.templatetags.claim_rows import claim_rows, place_names, queue_rows
 from tests.factories import ClaimFactory, PlaceFactory, TopicFactory
 from tests.hostile import HOSTILE
 
@@ -269,3 +269,21 @@ def test_a_claim_given_its_confirmation_row_reads_the_row(alice):
     refreshed.refresh_from_db()
     assert refreshed.likelihood == 0.7
     assert refreshed.get_confidence_display() == "high"
+
+
+def test_place_names_read_each_call_s_own_claims(alice):
+    """The places' query is compiled once and given each call's claims: a second
+    page reads its own claims' places, in the places' order (by name)."""
+    first, second = ClaimFactory(logged_by=alice), ClaimFactory(logged_by=alice)
+    kursk, kyiv = PlaceFactory(name="Kursk"), PlaceFactory(name="Kyiv")
+    avdiivka = PlaceFactory(name="Avdiivka")
+    first.places.add(kyiv, kursk)
+    second.places.add(kyiv, avdiivka)
+    assert place_names([first]) == {first.pk: "Kursk, Kyiv"}
+    assert place_names([second]) == {second.pk: "Avdiivka, Kyiv"}
+    assert place_names([first, second]) == {
+        first.pk: "Kursk, Kyiv",
+        second.pk: "Avdiivka, Kyiv",
+    }
+    assert place_names([ClaimFactory(logged_by=alice)]) == {}
+    assert place_names([]) == {}

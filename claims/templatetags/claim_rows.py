@@ -12,10 +12,13 @@ tests/test_claim_rows.py checks the HTML equals the templates this replaced
 from collections import defaultdict
 
 from django import template
+from django.db import connection
+from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
+from claims.confirmation_store import sql_for_ids
 from claims.markup import esc, time_since, truncated
 from claims.models import Claim, ClaimConfirmation
 
@@ -54,18 +57,26 @@ def _facet(text) -> str:
     return f'<span class="facet">{esc(text)}</span>' if text else ""
 
 
+def _place_links(ids) -> QuerySet:
+    return (
+        Claim.places.through.objects.filter(claim_id__in=ids)
+        .order_by("place__name", "place_id")
+        .values_list("claim_id", "place__name")
+    )
+
+
 def place_names(claims) -> dict[int, str]:
     """Each claim's places as its facet lists them (the places' own order: name,
     then id), read in one query of (claim, name) pairs rather than a place
-    instance per row through prefetch_related."""
+    instance per row through prefetch_related; its SQL compiled by Django once
+    per process (sql_for_ids), not on every page."""
     names = defaultdict(list)
     ids = [claim.pk for claim in claims]
     if ids:
-        links = (
-            Claim.places.through.objects.filter(claim_id__in=ids)
-            .order_by("place__name", "place_id")
-            .values_list("claim_id", "place__name")
-        )
+        sql, params = sql_for_ids("claim_rows.place_names", _place_links, ids)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            links = cursor.fetchall()
         for claim_id, name in links:
             names[claim_id].append(name)
     return {claim_id: ", ".join(each) for claim_id, each in names.items()}
