@@ -210,7 +210,7 @@ class Stored(NamedTuple):
 Row = confirmation.Row
 
 
-def _fetch_for(
+def fetch_for_ids(
     name: str, build: Callable[[object], QuerySet], ids: Iterable[int]
 ) -> list[tuple]:
     """_fetch(build(id_list(ids))), its SQL compiled once (sql_for_ids)."""
@@ -283,7 +283,7 @@ class _Batch:
         related = {other for others in pairs for other, _ in others}
         # The batch's citations and those of every claim one relation away.
         citations = _citation_rows(wanted | related, names)
-        stored = _fetch_for(
+        stored = fetch_for_ids(
             "stored results",
             lambda ids: Claim.objects.filter(pk__in=ids)
             .order_by("pk")
@@ -306,7 +306,7 @@ class _Batch:
             self._statements = {}
             if self.related_ids:
                 self._statements = dict(
-                    _fetch_for(
+                    fetch_for_ids(
                         "statements",
                         lambda ids: Claim.objects.filter(pk__in=ids)
                         .order_by()
@@ -400,7 +400,7 @@ def _citation_rows(claim_ids: Iterable[int], names: bool = True) -> list[tuple]:
     every citation to its document: that join read all the documents for each
     batch, about half of the read's time in a grade change at a million
     claims."""
-    rows = _fetch_for(
+    rows = fetch_for_ids(
         "citation rows" if names else "citation rows without names",
         lambda ids: Citation.objects.filter(claim_id__in=ids)
         .order_by()
@@ -429,7 +429,7 @@ def _citation_rows(claim_ids: Iterable[int], names: bool = True) -> list[tuple]:
 
 def _relations_of(ids: Iterable[int]) -> list[tuple]:
     """The rows of _relations_touching(id_list(ids)), its SQL compiled once."""
-    return _fetch_for("relations touching", _relations_touching, ids)
+    return fetch_for_ids("relations touching", _relations_touching, ids)
 
 
 def _relations_touching(ids) -> QuerySet:

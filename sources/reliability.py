@@ -567,13 +567,20 @@ def _visible_subjects(user, selection: Selection) -> QuerySet:
     return sources
 
 
+# Record's first fields, as each subject gives them.
+SUBJECT_FIELDS = ("id", "name", "kind", "country", "grade")
+
+
+def _subject_values(user, selection: Selection) -> QuerySet:
+    return _visible_subjects(user, selection).values_list(*SUBJECT_FIELDS)
+
+
 def _subject_rows(user, selection: Selection) -> tuple[tuple, ...]:
     """Record's first fields (id, name, kind, country, grade) of every subject,
     by id: read with one cursor rather than through the ORM's row iterator (ten
     thousand sources at the benchmark's scale)."""
-    sources = _visible_subjects(user, selection)
-    fields = ("id", "name", "kind", "country", "grade")
-    sql, params = sources.order_by("id").values_list(*fields).query.sql_with_params()
+    values = _subject_values(user, selection).order_by("id")
+    sql, params = values.query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return tuple(cursor.fetchall())
@@ -595,12 +602,10 @@ FROM ({subjects}) AS s
 def _subjects_digest(user, selection: Selection) -> str:
     """What the records' subject fields (id, name, kind, country, grade of every
     subject) are now, as a digest: equal digests, equal subjects."""
-    sources = _visible_subjects(user, selection)
-    fields = ("id", "name", "kind", "country", "grade")
     if connection.vendor != "postgresql":
         rows = _subject_rows(user, selection)
         return hashlib.sha256(repr(rows).encode()).hexdigest()
-    sql, params = sources.order_by().values_list(*fields).query.sql_with_params()
+    sql, params = _subject_values(user, selection).order_by().query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.execute(SUBJECTS_DIGEST_SQL.format(subjects=sql), params)
         return cursor.fetchone()[0]

@@ -1261,7 +1261,7 @@ def test_a_query_for_ids_is_compiled_once_and_given_each_call_s_ids(world):
         built.append(ids)
         return Claim.objects.filter(pk__in=ids).order_by("pk").values_list("pk")
 
-    fetch = confirmation_store._fetch_for
+    fetch = confirmation_store.fetch_for_ids
     name = "test: claims by id"
 
     assert fetch(name, build, [third.pk, first.pk]) == [(first.pk,), (third.pk,)]
@@ -1274,7 +1274,7 @@ def test_a_query_bound_to_its_ids_twice_gets_the_call_s_ids_in_both_places(world
     a, b, c = (world.claim() for _ in range(3))
     world.relate(a, b)
     world.relate(b, c, kind="contradicts")
-    fetch = confirmation_store._fetch_for
+    fetch = confirmation_store.fetch_for_ids
     name = "test: relations touching"
     touching = confirmation_store._relations_touching
 
@@ -1312,10 +1312,10 @@ def test_a_query_without_the_ids_as_one_parameter_is_compiled_each_time(world):
         return Claim.objects.filter(pk=claim.pk).values_list("pk")
 
     name = "test: no ids bound"
-    assert confirmation_store._fetch_for(name, build, [1]) == [(claim.pk,)]
+    assert confirmation_store.fetch_for_ids(name, build, [1]) == [(claim.pk,)]
     for other in (2, 3):
         before = len(built)
-        assert confirmation_store._fetch_for(name, build, [other]) == [(claim.pk,)]
+        assert confirmation_store.fetch_for_ids(name, build, [other]) == [(claim.pk,)]
         assert len(built) == before + 1
 
 

@@ -12,15 +12,14 @@ tests/test_claim_rows.py checks the HTML equals the templates this replaced
 from collections import defaultdict
 
 from django import template
-from django.db import connection
 from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
-from claims.confirmation_store import sql_for_ids
+from claims.confirmation_store import fetch_for_ids
 from claims.markup import esc, time_since, truncated
-from claims.models import Claim, ClaimConfirmation
+from claims.models import CONFIRMATION_LABELS, Claim
 
 register = template.Library()
 
@@ -34,8 +33,8 @@ def labels(model, field_name: str) -> dict:
 
 KINDS = labels(Claim, "kind")
 LEVELS = labels(Claim, "level")
-TERMS = labels(ClaimConfirmation, "likelihood_term")
-CONFIDENCES = labels(ClaimConfirmation, "confidence")
+TERMS = CONFIRMATION_LABELS["likelihood_term"]
+CONFIDENCES = CONFIRMATION_LABELS["confidence"]
 STATUSES = labels(Claim, "status")
 
 
@@ -69,14 +68,11 @@ def place_names(claims) -> dict[int, str]:
     """Each claim's places as its facet lists them (the places' own order: name,
     then id), read in one query of (claim, name) pairs rather than a place
     instance per row through prefetch_related; its SQL compiled by Django once
-    per process (sql_for_ids), not on every page."""
+    per process (fetch_for_ids), not on every page."""
     names = defaultdict(list)
     ids = [claim.pk for claim in claims]
     if ids:
-        sql, params = sql_for_ids("claim_rows.place_names", _place_links, ids)
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            links = cursor.fetchall()
+        links = fetch_for_ids("claim_rows.place_names", _place_links, ids)
         for claim_id, name in links:
             names[claim_id].append(name)
     return {claim_id: ", ".join(each) for claim_id, each in names.items()}
