@@ -135,6 +135,7 @@ class ReliabilityFilterForm(forms.Form):
         required=False,
         empty_label="any",
         widget=FastSelect,
+        choices_key="claims.Topic:all",
     )
     period_from = forms.DateField(
         required=False,

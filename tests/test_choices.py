@@ -6,8 +6,8 @@ from django.contrib.auth import get_user_model
 from django.test import RequestFactory
 from django.test.html import parse_html
 
-from claims.choices import LabelColumnChoiceField
-from claims.filters import ClaimFilter
+from claims.choices import LabelColumnChoiceField, choice_pairs, compiled
+from claims.filters import ClaimFilter, loggers_key
 from claims.forms import ClaimForm
 from claims.models import Topic
 from claims.views import listed_claims
@@ -60,3 +60,61 @@ def test_the_forms_using_them_still_choose_objects(alice, rita):
     assert report.cleaned_data["topic"] == topic
     assert "selected>Troops</option>" in str(report["topic"])
     assert isinstance(ClaimForm.base_fields["topic"], LabelColumnChoiceField)
+
+
+def _filter_fields(user) -> dict:
+    request = RequestFactory().get("/claims/")
+    request.user = user
+    return ClaimFilter(
+        request.GET, queryset=listed_claims(user), request=request
+    ).form.fields
+
+
+def test_a_keyed_query_is_the_same_for_every_reader_given_its_key(
+    alice, bob, rita, max_, ada, nora
+):
+    # One key, one query: the SQL kept for a key is what Django compiles for
+    # any reader who is given that key, so no reader is shown another's choices.
+    ClaimFactory(logged_by=bob, topic=TopicFactory(name="Troops"))
+    seen = {}
+    for person in (alice, bob, rita, max_, ada):
+        fields = _filter_fields(person)
+        for name in ("topic", "logged_by"):
+            field = fields[name]
+            assert field.choices_key, (person, name)
+            pairs = field.queryset.values_list("pk", field.label_column)
+            seen.setdefault(field.choices_key, set()).add(compiled(pairs))
+        report = ReliabilityFilterForm(countries=[], orderings=[("name", "name")])
+        field = report.fields["topic"]
+        pairs = field.queryset.values_list("pk", field.label_column)
+        seen.setdefault(field.choices_key, set()).add(compiled(pairs))
+    assert len(seen) == 2
+    assert all(len(queries) == 1 for queries in seen.values()), seen
+    # A reader who does not see every claim has no key: their query is their own.
+    assert loggers_key(None) is None
+    fields = _filter_fields(nora)
+    assert fields["logged_by"].choices_key is None
+    assert list(fields["logged_by"].choices) == [("", "any")]
+
+
+def test_keyed_choices_are_read_afresh_on_every_page(as_user, alice, bob):
+    ClaimFactory(logged_by=alice, topic=TopicFactory(name="Troops"))
+    client = as_user(alice)
+    page = client.get("/claims/").content.decode()
+    assert ">Troops</option>" in page and ">alice</option>" in page
+    assert ">Shells</option>" not in page and ">bob</option>" not in page
+    # Compiled once, run on every page: a new topic and a new logger show.
+    TopicFactory(name="Shells")
+    ClaimFactory(logged_by=bob)
+    page = client.get("/claims/").content.decode()
+    assert ">Shells</option>" in page and ">bob</option>" in page
+
+
+@pytest.mark.parametrize("key", [None, "tests.topics"])
+def test_keyed_pairs_are_the_orms(db, key):
+    for text in ["Troops", *HOSTILE]:
+        TopicFactory(name=text[:100])
+    for _ in range(2):  # compiled, then kept
+        pairs = choice_pairs(Topic.objects.all(), "name", key)
+        assert pairs == list(Topic.objects.values_list("pk", "name"))
+        assert choice_pairs(Topic.objects.none(), "name", key) == []
