@@ -1,7 +1,11 @@
 """The navigation's count of claims waiting for the signed-in reviewer."""
 
-from django import template
+from typing import NamedTuple
 
+from django import template
+from django.db import connection
+
+from claims.confirmation_store import sql_for_id
 from claims.models import Claim
 
 register = template.Library()
@@ -23,12 +27,34 @@ def waiting_for_review(user) -> str:
     review are the newest."""
     if not getattr(user, "is_reviewer", False):
         return "0"
-    waiting = (
-        Claim.objects.visible_to(user)
-        .awaiting_review()
+    visible = Claim.objects.visible_to(user)
+    if visible.is_every_claim():
+        # The same query for every such reviewer but for their id: compiled by
+        # Django once per process and cap (a reviewer's every page shows the
+        # count; building and compiling it was a tenth of the queue page's CPU).
+        sql, params = sql_for_id(
+            f"review_queue.waiting:{NAV_COUNT_CAP}",
+            lambda pk: _waiting(Claim.objects.all(), Stand(pk)).values("pk"),
+            user.pk,
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT COUNT(*) FROM ({sql}) waiting", params)  # noqa: S608
+            (waiting,) = cursor.fetchone()
+    else:
+        waiting = _waiting(visible, user).count()
+    return f"{NAV_COUNT_CAP}+" if waiting > NAV_COUNT_CAP else str(waiting)
+
+
+class Stand(NamedTuple):
+    """Stands for the reviewer where a query reads only their id."""
+
+    pk: int
+
+
+def _waiting(claims, user):
+    return (
+        claims.awaiting_review()
         .not_involving(user)
         .with_waiting_since()
         .order_by("waiting_since", "pk")[: NAV_COUNT_CAP + 1]
-        .count()
     )
-    return f"{NAV_COUNT_CAP}+" if waiting > NAV_COUNT_CAP else str(waiting)
