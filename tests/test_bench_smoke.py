@@ -129,9 +129,19 @@ def test_the_benchmark_generates_and_runs_every_scenario_without_errors(
     grade = next(x for x in lines if x.startswith("grade_change "))
     assert re.search(r"[\d.]+ GiB of WAL, \d+ checkpoints started", grade), grade
     (report,) = tmp_path.glob("*.json")
-    (change,) = [
-        r for r in json.loads(report.read_text())["results"]
-        if r["name"] == "grade_change"
-    ]  # fmt: skip
+    results = json.loads(report.read_text())["results"]
+    (change,) = [r for r in results if r["name"] == "grade_change"]
+    # Each worker's memory before the warm-up, at the start and at the end of
+    # every load scenario, and over the run in the note: which worker grew.
+    for result in results:
+        if result["name"] in SCENARIOS and result["name"] != "grade_change":
+            workers = result["rss_workers_kib"]
+            assert workers, result["name"]
+            for readings in workers.values():
+                assert len(readings) == 3 and all(kib > 0 for kib in readings)
+    memory = next(x for x in lines if "worker memory over the load scenarios" in x)
+    assert re.search(
+        r"each worker's MiB, first to last: \d+: [\d,.]+ → [\d,.]+", memory
+    )
     assert change["extra"]["wal_bytes"] > 0
     assert change["extra"]["checkpoints"] >= 0
