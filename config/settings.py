@@ -164,8 +164,11 @@ LOGOUT_REDIRECT_URL = "login"
 # deactivated users on every request, which ends their sessions).
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # Django's, reading each page's user through SQL compiled once.
+    "analysts.backends.ModelBackend",
 ]
+# Django's database sessions, read the same way (analysts/reads.py).
+SESSION_ENGINE = "analysts.sessions"
 AXES_FAILURE_LIMIT = 5
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
