@@ -305,6 +305,32 @@ def test_a_worker_freezes_what_loading_the_app_made():
     assert garbage == 0
 
 
+def test_a_worker_compiles_the_templates_and_urls_before_its_first_page():
+    script = (
+        "import config.wsgi\n"
+        "from django.template import engines\n"
+        "from django.urls import get_resolver\n"
+        "loader = engines['django'].engine.template_loaders[0]\n"
+        "cached = {key.split(':')[0] for key in loader.get_template_cache}\n"
+        "print(sorted(cached & {'base.html', 'claims/claim_list.html',"
+        " 'sources/reliability_report.html'}))\n"
+        "print(bool(get_resolver()._populated))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env=production_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[:2] == [
+        "['base.html', 'claims/claim_list.html', 'sources/reliability_report.html']",
+        "True",
+    ]
+
+
 def test_it_refuses_to_start_without_a_secret_key_when_debug_is_off():
     env = production_env()
     env.pop("SECRET_KEY")
