@@ -285,12 +285,8 @@ def test_check_deploy_reports_nothing_with_production_settings():
     assert "WARNING" not in result.stderr + result.stdout
 
 
-def test_a_worker_freezes_what_loading_the_app_made():
-    """The WSGI module, which each gunicorn worker loads, leaves what loading
-    the app made out of the collector's generations, with no garbage among
-    it: full collections then walk only what requests made, and run often
-    enough that a worker's memory stays flat (docs/performance.md)."""
-    script = "import gc, config.wsgi; print(gc.get_freeze_count(), len(gc.garbage))"
+def _run_as_a_worker(script: str) -> str:
+    """What ``script`` prints, run in a fresh Python with production settings."""
     result = subprocess.run(
         [sys.executable, "-c", script],
         cwd=ROOT,
@@ -300,7 +296,16 @@ def test_a_worker_freezes_what_loading_the_app_made():
         timeout=60,
     )
     assert result.returncode == 0, result.stderr
-    frozen, garbage = (int(n) for n in result.stdout.split())
+    return result.stdout
+
+
+def test_a_worker_freezes_what_loading_the_app_made():
+    """The WSGI module, which each gunicorn worker loads, leaves what loading
+    the app made out of the collector's generations, with no garbage among
+    it: full collections then walk only what requests made, and run often
+    enough that a worker's memory stays flat (docs/performance.md)."""
+    script = "import gc, config.wsgi; print(gc.get_freeze_count(), len(gc.garbage))"
+    frozen, garbage = (int(n) for n in _run_as_a_worker(script).split())
     assert frozen > 20_000  # Django and the app's modules: about 60,000 objects
     assert garbage == 0
 
@@ -316,16 +321,7 @@ def test_a_worker_compiles_the_templates_and_urls_before_its_first_page():
         " 'sources/reliability_report.html'}))\n"
         "print(bool(get_resolver()._populated))\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=ROOT,
-        env=production_env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.split("\n")[:2] == [
+    assert _run_as_a_worker(script).split("\n")[:2] == [
         "['base.html', 'claims/claim_list.html', 'sources/reliability_report.html']",
         "True",
     ]
