@@ -483,8 +483,13 @@ class Claim(ConstraintsCheckedByForm, models.Model):
             number = fmt(self.quantity_high)
         else:
             number = f"{fmt(self.quantity_low)}–{fmt(self.quantity_high)}"
+        # get_quantity_qualifier_display(), without its per-call work (the
+        # choices made hashable and a dict of them built: a list page's rows
+        # spent more on it than on the rest of their facets).
         qualifier = (
-            self.get_quantity_qualifier_display() if self.quantity_qualifier else ""
+            QUALIFIER_LABELS.get(self.quantity_qualifier, self.quantity_qualifier)
+            if self.quantity_qualifier
+            else ""
         )
         return " ".join(
             part for part in (qualifier, number, self.quantity_unit) if part
@@ -497,6 +502,13 @@ class Claim(ConstraintsCheckedByForm, models.Model):
             return f"{self.time_start:%Y-%m-%d} – {self.time_end:%Y-%m-%d}"
         day = self.time_start or self.time_end
         return f"{day:%Y-%m-%d}" if day else ""
+
+
+# What get_quantity_qualifier_display() gives for each stored qualifier.
+QUALIFIER_LABELS = {
+    value: force_str(label, strings_only=True)
+    for value, label in Claim._meta.get_field("quantity_qualifier").flatchoices
+}
 
 
 class ClaimConfirmation(models.Model):

@@ -287,3 +287,14 @@ def test_place_names_read_each_call_s_own_claims(alice):
     }
     assert place_names([ClaimFactory(logged_by=alice)]) == {}
     assert place_names([]) == {}
+
+
+@pytest.mark.parametrize("qualifier", [*Claim.Qualifier.values, "", "not-a-choice"])
+def test_a_quantity_reads_its_qualifier_as_get_display_does(qualifier):
+    claim = Claim(
+        quantity_low=Decimal("1500"),
+        quantity_unit="troops",
+        quantity_qualifier=qualifier,
+    )
+    words = (claim.get_quantity_qualifier_display(), "1,500", "troops")
+    assert claim.quantity_display() == " ".join(word for word in words if word)

@@ -142,10 +142,11 @@ def _level_badge(claim) -> str:
     )
 
 
-def _time(moment) -> str:
+def _time(moment, zone=None) -> str:
     # As the date filter's "c", "Y-m-d H:i" and "Y-m-d", without its formatter
-    # object per call (three a row).
-    local = timezone.localtime(moment)
+    # object per call (three a row); in the page's time zone, read once a page
+    # by the caller (reading it costs more than the rest of a cell).
+    local = timezone.localtime(moment, zone)
     day = f"{local.year:04d}-{local.month:02d}-{local.day:02d}"
     return (
         f'<time datetime="{local.isoformat()}" '
@@ -153,7 +154,7 @@ def _time(moment) -> str:
     )
 
 
-def claim_row(claim, detail_prefix: str, places: str) -> str:
+def claim_row(claim, detail_prefix: str, places: str, zone=None) -> str:
     status = ""
     if claim.status == "in_review":
         status = '<span class="status status-in_review">in review</span>'
@@ -167,7 +168,7 @@ def claim_row(claim, detail_prefix: str, places: str) -> str:
         f"    {status}\n"
         f"    {flag}</td>\n"
         f"{_judgement_cells(claim)}"
-        f'  <td class="col-date">{_time(claim.updated_at)}</td>\n'
+        f'  <td class="col-date">{_time(claim.updated_at, zone)}</td>\n'
         "</tr>"
     )
 
@@ -177,12 +178,15 @@ def claim_rows(claims) -> SafeString:
     """The <tr> of each claim, as the claim list shows them."""
     prefix = _detail_prefix()
     places = place_names(claims)
+    zone = timezone.get_current_timezone()
     return mark_safe(  # noqa: S308
-        "".join(claim_row(claim, prefix, places.get(claim.pk, "")) for claim in claims)
+        "".join(
+            claim_row(claim, prefix, places.get(claim.pk, ""), zone) for claim in claims
+        )
     )
 
 
-def queue_row(claim, detail_prefix: str, places: str, now) -> str:
+def queue_row(claim, detail_prefix: str, places: str, now, zone=None) -> str:
     """A row of the review queue: the claim list's facets, the submission note,
     how long it has waited and whether four-eyes lets the reader rule on it."""
     note = ""
@@ -208,7 +212,7 @@ def queue_row(claim, detail_prefix: str, places: str, now) -> str:
         f"{label(STATUSES, claim.status)}</span>\n"
         f"    {flag}</td>\n"
         f"{_judgement_cells(claim)}"
-        f'  <td class="col-date">{_time(waiting)} <span class="muted">'
+        f'  <td class="col-date">{_time(waiting, zone)} <span class="muted">'
         f"({esc(time_since(waiting, now))})</span></td>\n"
         f'  <td class="col-four-eyes">{may_rule}</td>\n'
         "</tr>"
@@ -221,8 +225,10 @@ def queue_rows(claims) -> SafeString:
     prefix = _detail_prefix()
     places = place_names(claims)
     now = timezone.now()  # one moment for the page's waiting times
+    zone = timezone.get_current_timezone()
     return mark_safe(  # noqa: S308
         "".join(
-            queue_row(claim, prefix, places.get(claim.pk, ""), now) for claim in claims
+            queue_row(claim, prefix, places.get(claim.pk, ""), now, zone)
+            for claim in claims
         )
     )
