@@ -19,6 +19,9 @@ from django.test import RequestFactory
 from django.test.html import parse_html
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.dateformat import format as date_format
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from analysts.models import AuditEntry
 from claims import views
@@ -32,6 +35,7 @@ from claims.models import (
     Review,
 )
 from claims.templatetags.claim_detail_rows import (
+    _shown,
     audit_rows,
     citation_groups,
     explanation_lines,
@@ -455,3 +459,20 @@ def test_the_page_shows_every_part(as_user, alice, bob, rita):
     context = page_context(alice, claim)
     for name, html in ours_and_reference(context).items():
         assert html[0].strip() in page, name
+
+
+@given(
+    moment=st.datetimes(
+        min_value=datetime.datetime(1, 1, 2),
+        max_value=datetime.datetime(9999, 12, 30),
+        timezones=st.just(datetime.UTC),
+    ),
+    zone=st.sampled_from(["UTC", "Asia/Vladivostok", "America/St_Johns"]),
+    shown=st.sampled_from(["Y-m-d", "Y-m-d H:i", "Y-m-d H:i:s", "j M Y"]),
+)
+@settings(max_examples=300, deadline=None)
+def test_a_time_is_written_as_the_date_filter_writes_it(moment, zone, shown):
+    with timezone.override(zoneinfo.ZoneInfo(zone)):
+        local = timezone.localtime(moment)
+        assert _shown(local, shown) == date_format(local, shown)
+        assert local.isoformat() == date_format(local, "c")
