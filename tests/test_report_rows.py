@@ -4,6 +4,7 @@ heads and filter fields."""
 
 import datetime as dt
 from pathlib import Path
+from types import SimpleNamespace
 from urllib.parse import quote, urlencode
 
 import pytest
@@ -15,6 +16,7 @@ from django.urls import reverse
 from claims.templatetags.filter_fields import filter_field
 from sources import reliability
 from sources.forms import ReliabilityFilterForm
+from sources.models import Source
 from sources.reliability import Record, Selection
 from sources.templatetags.report_rows import (
     chart_axes,
@@ -249,3 +251,9 @@ def test_the_report_filters_are_the_reference_markup(db, data):
         assert_same_html(ours, theirs)
         assert "<script>" not in ours
     assert "&lt;script&gt;alert(1)" in filter_field(form["kind"], alert=True)
+
+
+@pytest.mark.parametrize("kind", [*Source.Kind.values, "", "not-a-kind"])
+def test_a_record_shows_its_kind_as_a_source_does(kind):
+    record = SimpleNamespace(kind=kind)
+    assert Record.get_kind_display(record) == Source(kind=kind).get_kind_display()
