@@ -487,7 +487,10 @@ class Claim(ConstraintsCheckedByForm, models.Model):
         # choices made hashable and a dict of them built: a list page's rows
         # spent more on it than on the rest of their facets).
         qualifier = (
-            QUALIFIER_LABELS.get(self.quantity_qualifier, self.quantity_qualifier)
+            force_str(
+                QUALIFIER_LABELS.get(self.quantity_qualifier, self.quantity_qualifier),
+                strings_only=True,
+            )
             if self.quantity_qualifier
             else ""
         )
@@ -504,11 +507,14 @@ class Claim(ConstraintsCheckedByForm, models.Model):
         return f"{day:%Y-%m-%d}" if day else ""
 
 
-# What get_quantity_qualifier_display() gives for each stored qualifier.
-QUALIFIER_LABELS = {
-    value: force_str(label, strings_only=True)
-    for value, label in Claim._meta.get_field("quantity_qualifier").flatchoices
-}
+def labels(model, field_name: str) -> dict:
+    """What get_FOO_display() returns for each stored value: a lookup, where
+    the method does per call more work (make_hashable of every choice, a dict
+    of them) than the rest of a row's cell."""
+    return dict(model._meta.get_field(field_name).flatchoices)
+
+
+QUALIFIER_LABELS = labels(Claim, "quantity_qualifier")
 
 
 class ClaimConfirmation(models.Model):
@@ -753,7 +759,7 @@ class ReviewQuerySet(models.QuerySet):
 
 # The labels a list row's get_FOO_display() gives (_Confirmed).
 CONFIRMATION_LABELS = {
-    field.name: dict(field.flatchoices)
+    field.name: labels(ClaimConfirmation, field.name)
     for field in ClaimConfirmation._meta.concrete_fields
     if field.choices
 }

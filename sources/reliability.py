@@ -103,7 +103,7 @@ from django.template.defaultfilters import floatformat
 from django.utils.translation import get_language
 
 from claims.confirmation_store import id_list, lock_writers, sql_for_ids
-from claims.models import Citation, Claim, Review, Topic
+from claims.models import Citation, Claim, Review, Topic, labels
 from sources.models import Grade, ReportDay, Source, SourceRecord, SourceSupport
 
 PRIOR_CONFIRMED = 1
@@ -238,8 +238,7 @@ AGREEMENT_ORDER = {
 }
 
 
-# Source.Kind's label of each value (Record.get_kind_display).
-KIND_LABELS = {kind.value: kind.label for kind in Source.Kind}
+KIND_LABELS = labels(Source, "kind")  # Record.get_kind_display
 
 
 @dataclass(slots=True)

@@ -19,7 +19,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from analysts.models import AuditEntry
 from claims.markup import esc, truncated
-from claims.models import Citation, Review
+from claims.models import Citation, Review, labels
 from claims.templatetags.claim_rows import (
     CONFIDENCES,
     LEVELS,
@@ -27,14 +27,13 @@ from claims.templatetags.claim_rows import (
     _detail_prefix,
     _plural,
     label,
-    labels,
 )
 from sources.models import Source
 
 register = template.Library()
 
 
-# The labels of get_FOO_display() (see claim_rows.labels): a citation writes four.
+# The labels of get_FOO_display() (see claims.models.labels): a citation writes four.
 CITED_GRADES = labels(Citation, "grade_at_citation")
 CREDIBILITIES = labels(Citation, "credibility")
 GRADES = labels(Source, "grade")

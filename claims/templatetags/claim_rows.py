@@ -19,16 +19,9 @@ from django.utils.safestring import SafeString, mark_safe
 
 from claims.confirmation_store import fetch_for_ids
 from claims.markup import esc, time_since, truncated
-from claims.models import CONFIRMATION_LABELS, Claim
+from claims.models import CONFIRMATION_LABELS, Claim, labels
 
 register = template.Library()
-
-
-def labels(model, field_name: str) -> dict:
-    """What get_FOO_display() returns for each stored value: a lookup here, where
-    the method does per call more work (make_hashable of every choice) than the
-    rest of a cell."""
-    return dict(model._meta.get_field(field_name).flatchoices)
 
 
 KINDS = labels(Claim, "kind")
