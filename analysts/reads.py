@@ -59,6 +59,21 @@ def _compile(
     return _compiled[key]
 
 
+def statement(
+    name: str, build: Callable[[int], QuerySet], pk: int, alias: str
+) -> tuple[str, list]:
+    """``build(pk)`` as (sql, params): compiled by Django once per name, process
+    and database, then given each call's key in every place the query holds it.
+    ``name`` stands for the query ``build`` makes: one name, one query."""
+    entry = _compile(name, build, alias)
+    if entry is None:
+        return build(pk).using(alias).query.get_compiler(using=alias).as_sql()
+    params = list(entry.params)
+    for slot in entry.slots:
+        params[slot] = pk
+    return entry.sql, params
+
+
 def rows(name: str, build: Callable[[int], QuerySet], pk: int, alias: str) -> list:
     """The rows of ``build(pk)`` as the ORM would convert them (lists of column
     values in its select order), through SQL compiled once per name."""
@@ -67,11 +82,8 @@ def rows(name: str, build: Callable[[int], QuerySet], pk: int, alias: str) -> li
         queryset = build(pk).using(alias)
         compiler = queryset.query.get_compiler(using=alias)
         return [list(row) for row in compiler.results_iter()]
-    params = list(entry.params)
-    for slot in entry.slots:
-        params[slot] = pk
     with connections[alias].cursor() as cursor:
-        cursor.execute(entry.sql, params)
+        cursor.execute(*statement(name, build, pk, alias))
         found = cursor.fetchall()
     if entry.converters:
         return list(entry.compiler.apply_converters(found, entry.converters))

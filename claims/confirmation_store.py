@@ -168,30 +168,6 @@ def sql_for_ids(
     return sql, params
 
 
-def sql_for_id(
-    name: str, build: Callable[[int], QuerySet], pk: int
-) -> tuple[str, list]:
-    """``build(pk)`` compiled to (sql, params), by Django once per process,
-    database and ``name``, then given each call's id where the query holds it:
-    as sql_for_ids, for a query whose one varying input is one id (a user's).
-    ``name`` stands for the query ``build`` makes: one name, one query."""
-    key = ("id:" + name, connection.alias, connection.vendor)
-    entry = _compiled.get(key)
-    if entry is None:
-        sql, params = _compile(build(_MARKER))
-        slots = tuple(i for i, value in enumerate(params) if value == _MARKER)
-        if str(_MARKER) in sql:  # written into the text: not a parameter to set
-            slots = ()
-        entry = _compiled[key] = (sql, tuple(params), slots)
-    sql, params, slots = entry
-    if not slots:  # the id is not a parameter of it: compiled each time
-        return _compile(build(int(pk)))
-    params = list(params)
-    for slot in slots:
-        params[slot] = int(pk)
-    return sql, params
-
-
 def _pg_quoted(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 

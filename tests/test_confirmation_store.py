@@ -1319,43 +1319,6 @@ def test_a_query_without_the_ids_as_one_parameter_is_compiled_each_time(world):
         assert len(built) == before + 1
 
 
-def _rows(sql_params) -> list[tuple]:
-    with connection.cursor() as cursor:
-        cursor.execute(*sql_params)
-        return cursor.fetchall()
-
-
-def test_a_query_for_one_id_is_compiled_once_and_given_each_call_s_id(world):
-    claims = [world.claim() for _ in range(3)]
-    built = []
-
-    def build(pk):
-        built.append(pk)
-        # The id twice: both places take the call's.
-        return Claim.objects.filter(pk__gte=pk, pk__lte=pk).values_list("pk")
-
-    name = "test: one claim"
-    for claim in [*claims, claims[0]]:
-        sql_params = confirmation_store.sql_for_id(name, build, claim.pk)
-        assert _rows(sql_params) == [(claim.pk,)]
-    assert len(built) == 1
-
-
-def test_a_query_without_the_id_as_a_parameter_is_compiled_each_time(world):
-    claim = world.claim()
-    built = []
-
-    def build(pk):
-        built.append(pk)
-        return Claim.objects.filter(pk=claim.pk).values_list("pk")
-
-    name = "test: no id bound"
-    for other in (1, 2, 3):
-        sql_params = confirmation_store.sql_for_id(name, build, other)
-        assert _rows(sql_params) == [(claim.pk,)]
-    assert len(built) == 4  # once for the marker, then each call
-
-
 # The writers' lock, asked of the database once a transaction (PostgreSQL) -----------
 
 

@@ -16,6 +16,8 @@ from django.utils import timezone
 from analysts import reads
 from analysts.backends import ModelBackend
 from analysts.models import Analyst
+from claims.models import Claim
+from tests.factories import ClaimFactory
 
 
 def _fields(user) -> dict:
@@ -88,3 +90,40 @@ def test_a_role_taken_away_counts_on_the_next_page(as_user, client, rita):
     assert client.get(queue).status_code == 200
     rita.groups.clear()
     assert client.get(queue).status_code == 403
+
+
+def _rows(sql_params) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(*sql_params)
+        return cursor.fetchall()
+
+
+def test_a_query_for_one_id_is_compiled_once_and_given_each_call_s_id(alice):
+    claims = [ClaimFactory(logged_by=alice) for _ in range(3)]
+    built = []
+
+    def build(pk):
+        built.append(pk)
+        # The id twice: both places take the call's.
+        return Claim.objects.filter(pk__gte=pk, pk__lte=pk).values_list("pk")
+
+    name = "test: one claim"
+    for claim in [*claims, claims[0]]:
+        sql_params = reads.statement(name, build, claim.pk, "default")
+        assert _rows(sql_params) == [(claim.pk,)]
+    assert len(built) == 1
+
+
+def test_a_query_without_the_id_as_a_parameter_is_compiled_each_time(alice):
+    claim = ClaimFactory(logged_by=alice)
+    built = []
+
+    def build(pk):
+        built.append(pk)
+        return Claim.objects.filter(pk=claim.pk).values_list("pk")
+
+    name = "test: no id bound"
+    for other in (1, 2, 3):
+        sql_params = reads.statement(name, build, other, "default")
+        assert _rows(sql_params) == [(claim.pk,)]
+    assert len(built) == 4  # once for the marker, then each call

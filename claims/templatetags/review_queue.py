@@ -3,9 +3,9 @@
 from typing import NamedTuple
 
 from django import template
-from django.db import connection
+from django.db import connections, router
 
-from claims.confirmation_store import sql_for_id
+from analysts import reads
 from claims.models import Claim
 
 register = template.Library()
@@ -32,12 +32,14 @@ def waiting_for_review(user) -> str:
         # The same query for every such reviewer but for their id: compiled by
         # Django once per process and cap (a reviewer's every page shows the
         # count; building and compiling it was a tenth of the queue page's CPU).
-        sql, params = sql_for_id(
+        alias = router.db_for_read(Claim)
+        sql, params = reads.statement(
             f"review_queue.waiting:{NAV_COUNT_CAP}",
             lambda pk: _waiting(Claim.objects.all(), Stand(pk)).values("pk"),
             user.pk,
+            alias,
         )
-        with connection.cursor() as cursor:
+        with connections[alias].cursor() as cursor:
             cursor.execute(f"SELECT COUNT(*) FROM ({sql}) waiting", params)  # noqa: S608
             (waiting,) = cursor.fetchone()
     else:
